@@ -1,0 +1,56 @@
+# ulmlite: `make demo` and `make test` work from a fresh clone (they create .venv first).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DEPS := $(VENV)/.deps-installed
+BUILT := $(VENV)/.extension-built
+PYTEST_ARGS ?=
+
+# No GPU to ask on a build machine: compile for Ampere (sm_80) and Hopper (sm_90).
+export TORCH_CUDA_ARCH_LIST ?= 8.0;9.0
+
+.PHONY: all demo test build rebuild bench bench-quick lint format clean
+
+all: test
+
+$(DEPS): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -r requirements.txt
+	touch $@
+
+# Builds ulmlite._C (C++ always; CUDA when nvcc is found or ULMLITE_CUDA=1) into ulmlite/.
+$(BUILT): $(DEPS) setup.py $(wildcard csrc/*)
+	$(PY) -m pip install --no-build-isolation --no-deps -v -e . 2>&1 | grep -E "nvcc|g\+\+|c\+\+|ulmlite:|Successfully|rror" | cut -c1-400; \
+	  $(PY) -c "import ulmlite, sys; sys.exit(0 if ulmlite.extension_available() else 'ulmlite._C did not build')"
+	touch $@
+
+build: $(BUILT)
+
+rebuild:
+	rm -f $(BUILT)
+	$(MAKE) build
+
+demo: build
+	$(PY) -m ulmlite.demo
+
+# pytest's exit code 5 means it collected no test: for us that is a failure, said plainly.
+test: build
+	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5): failing"; fi; \
+	  exit $$rc
+
+bench: build
+	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
+
+bench-quick: build
+	for script in benchmarks/bench_*.py; do $(PY) $$script --quick || exit 1; done
+
+lint: $(DEPS)
+	$(VENV)/bin/ruff check ulmlite tests benchmarks setup.py
+
+format: $(DEPS)
+	$(VENV)/bin/ruff format ulmlite tests benchmarks setup.py
+
+clean:
+	rm -rf build *.egg-info ulmlite/_C*.so $(BUILT)

@@ -1,0 +1,105 @@
+// CUDA kernels: the same per-element functions as the CPU path (lstm_pointwise.h),
+// one thread per (batch, hidden) element, launched on the current stream.
+#include <ATen/Dispatch.h>
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <torch/library.h>
+
+#include "lstm.h"
+#include "lstm_pointwise.h"
+
+namespace ulmlite {
+namespace {
+
+constexpr int kThreads = 256;
+
+inline int blocks_for(int64_t n) { return static_cast<int>((n + kThreads - 1) / kThreads); }
+
+template <typename scalar_t, typename acc_t>
+__global__ void cell_forward_kernel(const scalar_t* __restrict__ x, const acc_t* __restrict__ cp,
+                                    scalar_t* __restrict__ h, acc_t* __restrict__ c,
+                                    scalar_t* __restrict__ act, int64_t B, int64_t H) {
+  const int64_t k = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (k >= B * H) return;
+  const int64_t b = k / H, j = k % H;
+  const scalar_t* xb = x + b * 4 * H;
+  scalar_t* ab = act + b * 4 * H;
+  Gates<acc_t> g;
+  acc_t cv, hv;
+  cell_forward<acc_t>(xb[j], xb[H + j], xb[2 * H + j], xb[3 * H + j], cp[k], g, cv, hv);
+  ab[j] = g.i;
+  ab[H + j] = g.f;
+  ab[2 * H + j] = g.g;
+  ab[3 * H + j] = g.o;
+  c[k] = cv;
+  h[k] = hv;
+}
+
+template <typename scalar_t, typename acc_t>
+__global__ void cell_backward_kernel(const scalar_t* __restrict__ act, const acc_t* __restrict__ c,
+                                     const acc_t* __restrict__ cp, const scalar_t* __restrict__ dh,
+                                     const acc_t* __restrict__ dc, scalar_t* __restrict__ dgates,
+                                     acc_t* __restrict__ dc_prev, int64_t B, int64_t H) {
+  const int64_t k = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (k >= B * H) return;
+  const int64_t b = k / H, j = k % H;
+  const scalar_t* ab = act + b * 4 * H;
+  scalar_t* db = dgates + b * 4 * H;
+  Gates<acc_t> g{ab[j], ab[H + j], ab[2 * H + j], ab[3 * H + j]};
+  acc_t di, df, dgg, dout, dcpv;
+  cell_backward<acc_t>(g, c[k], cp[k], dh[k], dc[k], di, df, dgg, dout, dcpv);
+  db[j] = di;
+  db[H + j] = df;
+  db[2 * H + j] = dgg;
+  db[3 * H + j] = dout;
+  dc_prev[k] = dcpv;
+}
+
+std::tuple<Tensor, Tensor, Tensor> lstm_cell_forward_cuda(const Tensor& gates, const Tensor& c_prev) {
+  check_cell_forward(gates, c_prev);
+  const c10::cuda::CUDAGuard guard(gates.device());
+  const int64_t B = gates.size(0), H = gates.size(1) / 4;
+  auto h = at::empty({B, H}, gates.options());
+  auto c = at::empty_like(c_prev);
+  auto act = at::empty_like(gates);
+  if (B * H == 0) return {h, c, act};
+  auto stream = at::cuda::getCurrentCUDAStream();
+  AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, gates.scalar_type(), "lstm_cell_forward_cuda", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    cell_forward_kernel<scalar_t, acc_t><<<blocks_for(B * H), kThreads, 0, stream>>>(
+        gates.data_ptr<scalar_t>(), c_prev.data_ptr<acc_t>(), h.data_ptr<scalar_t>(),
+        c.data_ptr<acc_t>(), act.data_ptr<scalar_t>(), B, H);
+  });
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  return {h, c, act};
+}
+
+std::tuple<Tensor, Tensor> lstm_cell_backward_cuda(const Tensor& act, const Tensor& c,
+                                                   const Tensor& c_prev, const Tensor& dh,
+                                                   const Tensor& dc) {
+  check_cell_backward(act, c, c_prev, dh, dc);
+  const c10::cuda::CUDAGuard guard(act.device());
+  const int64_t B = act.size(0), H = act.size(1) / 4;
+  auto dgates = at::empty_like(act);
+  auto dc_prev = at::empty_like(c_prev);
+  if (B * H == 0) return {dgates, dc_prev};
+  auto stream = at::cuda::getCurrentCUDAStream();
+  AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, act.scalar_type(), "lstm_cell_backward_cuda", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    cell_backward_kernel<scalar_t, acc_t><<<blocks_for(B * H), kThreads, 0, stream>>>(
+        act.data_ptr<scalar_t>(), c.data_ptr<acc_t>(), c_prev.data_ptr<acc_t>(),
+        dh.data_ptr<scalar_t>(), dc.data_ptr<acc_t>(), dgates.data_ptr<scalar_t>(),
+        dc_prev.data_ptr<acc_t>(), B, H);
+  });
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  return {dgates, dc_prev};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(ulmlite, CUDA, m) {
+  m.impl("lstm_cell_forward", &lstm_cell_forward_cuda);
+  m.impl("lstm_cell_backward", &lstm_cell_backward_cuda);
+}
+
+}  // namespace ulmlite

@@ -1,0 +1,76 @@
+// The per-element LSTM gate math, forward and backward, shared by the CPU loop
+// (lstm_cpu.cpp) and the CUDA kernels (lstm_cuda.cu). The CPU tests therefore
+// exercise the exact code the GPU runs.
+//
+// Gate order is PyTorch's: i, f, g, o. With pre-activations x_i, x_f, x_g, x_o:
+//   i = sigmoid(x_i)  f = sigmoid(x_f)  g = tanh(x_g)  o = sigmoid(x_o)
+//   c = f * c_prev + i * g          h = o * tanh(c)
+// `acc_t` is the type the math runs in (float for bfloat16 storage).
+#pragma once
+#include <cmath>
+#include <type_traits>
+
+#if defined(__CUDACC__)
+#define ULMLITE_HD __host__ __device__ __forceinline__
+#else
+#define ULMLITE_HD inline
+#endif
+
+namespace ulmlite {
+
+template <typename T>
+ULMLITE_HD T exp_(T x) {
+#if defined(__CUDA_ARCH__)
+  if constexpr (std::is_same<T, float>::value) return expf(x); else return exp(x);
+#else
+  return std::exp(x);
+#endif
+}
+
+template <typename T>
+ULMLITE_HD T tanh_(T x) {
+#if defined(__CUDA_ARCH__)
+  if constexpr (std::is_same<T, float>::value) return tanhf(x); else return tanh(x);
+#else
+  return std::tanh(x);
+#endif
+}
+
+template <typename T>
+ULMLITE_HD T sigmoid_(T x) {
+  return T(1) / (T(1) + exp_(-x));
+}
+
+// Activated gates of one element, kept for the backward pass.
+template <typename T>
+struct Gates {
+  T i, f, g, o;
+};
+
+// Forward of one element: pre-activations and c_prev in, gates, c and h out.
+template <typename T>
+ULMLITE_HD void cell_forward(T xi, T xf, T xg, T xo, T c_prev, Gates<T>& gates, T& c, T& h) {
+  gates.i = sigmoid_(xi);
+  gates.f = sigmoid_(xf);
+  gates.g = tanh_(xg);
+  gates.o = sigmoid_(xo);
+  c = gates.f * c_prev + gates.i * gates.g;
+  h = gates.o * tanh_(c);
+}
+
+// Backward of one element. dh is the total gradient reaching h (from the output and
+// from the next step's recurrent GEMM), dc the gradient reaching c from the next step.
+// Writes the gradients of the four pre-activations and of c_prev.
+template <typename T>
+ULMLITE_HD void cell_backward(const Gates<T>& gates, T c, T c_prev, T dh, T dc,
+                              T& dxi, T& dxf, T& dxg, T& dxo, T& dc_prev) {
+  const T tc = tanh_(c);
+  const T dc_total = dc + dh * gates.o * (T(1) - tc * tc);
+  dxo = dh * tc * gates.o * (T(1) - gates.o);
+  dxi = dc_total * gates.g * gates.i * (T(1) - gates.i);
+  dxg = dc_total * gates.i * (T(1) - gates.g * gates.g);
+  dxf = dc_total * c_prev * gates.f * (T(1) - gates.f);
+  dc_prev = dc_total * gates.f;
+}
+
+}  // namespace ulmlite
