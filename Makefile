@@ -21,7 +21,7 @@ $(DEPS): requirements.txt
 
 # Builds ulmlite._C (C++ always; CUDA when nvcc is found or ULMLITE_CUDA=1) into ulmlite/.
 $(BUILT): $(DEPS) setup.py $(wildcard csrc/*)
-	$(PY) -m pip install --no-build-isolation --no-deps -v -e . 2>&1 | grep -E "nvcc|g\+\+|c\+\+|ulmlite:|Successfully|rror" | cut -c1-400; \
+	$(PY) -m pip install --no-build-isolation --no-deps -v -e . 2>&1 | grep -E "nvcc|g\+\+|c\+\+|ulmlite:|Successfully|rror" | cut -c1-3000; \
 	  $(PY) -c "import ulmlite, sys; sys.exit(0 if ulmlite.extension_available() else 'ulmlite._C did not build')"
 	touch $@
 

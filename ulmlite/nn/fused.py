@@ -64,3 +64,23 @@ if extension_available():
     torch.library.register_autograd(
         "ulmlite::lstm_cell_forward", _cell_backward, setup_context=_cell_setup_context
     )
+
+
+def fused_layer_available() -> bool:
+    """True when the extension provides the fused LSTM layer op."""
+    return extension_available() and hasattr(torch.ops.ulmlite, "lstm_forward")
+
+
+def lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
+    """One LSTM layer through the fused op: x (T, B, I) -> y (T, B, H), h_T, c_T."""
+    require_extension()
+    if not fused_layer_available():
+        raise RuntimeError(
+            "this build of ulmlite._C has no fused LSTM layer (ulmlite::lstm_forward): rebuild with `make rebuild`"
+        )
+    y, h, c = _lstm_layer_impl(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh)
+    return y, h, c
+
+
+def _lstm_layer_impl(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh):
+    raise NotImplementedError  # replaced below when the op is registered

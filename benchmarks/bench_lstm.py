@@ -1,0 +1,87 @@
+"""LSTM layer backends at the AWD-LSTM shapes and at small shapes: forward and forward+backward,
+medians from one run, with torch.nn.LSTM (oneDNN on CPU) as the baseline and the GEMM rate
+measured in the same run.
+
+    python benchmarks/bench_lstm.py [--quick]
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import gemm_gflops, median_time, print_table, write_results  # noqa: E402
+
+from ulmlite.nn import LSTM  # noqa: E402
+from ulmlite.nn.fused import fused_layer_available  # noqa: E402
+
+AWD_SHAPES = [(400, 1150), (1150, 1150), (1150, 400)]  # the lesson's three layers
+SMALL_SHAPES = [(64, 128), (128, 256)]
+
+
+def layer_flops(seq_len, batch, input_size, hidden_size) -> float:
+    """Forward GEMM FLOPs of one layer: input projection + recurrent projection, all steps."""
+    return 2 * seq_len * batch * 4 * hidden_size * (input_size + hidden_size)
+
+
+def measure(backend, input_size, hidden_size, seq_len, batch, dtype, repeats):
+    torch.manual_seed(0)
+    if backend == "nn.LSTM":
+        module = torch.nn.LSTM(input_size, hidden_size)
+    else:
+        module = LSTM(input_size, hidden_size, backend=backend)
+    module = module.to(dtype)
+    x = torch.randn(seq_len, batch, input_size, dtype=dtype, requires_grad=True)
+
+    def forward():
+        with torch.no_grad():
+            module(x)
+
+    def forward_backward():
+        y, (h, c) = module(x)
+        y.sum().backward()
+
+    return median_time(forward, repeats), median_time(forward_backward, repeats)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and shapes (a few minutes)")
+    args = parser.parse_args()
+    repeats = 2 if args.quick else 5
+    backends = ["nn.LSTM", "torch", "python"] + (["fused"] if fused_layer_available() else [])
+    configs = [("awd", i, h, 70, 52) for i, h in AWD_SHAPES] + [("small", i, h, 70, 32) for i, h in SMALL_SHAPES]
+    if args.quick:
+        configs = [c for c in configs if c[1:3] != (1150, 1150)]
+
+    gemm = {
+        "fp32_step_gemm": gemm_gflops(52, 1150, 4600),
+        "fp32_big_gemm": gemm_gflops(3640, 1150, 4600, repeats=3),
+    }
+    print(f"torch.mm float32 GFLOP/s: per-step shape (52x1150 @ 1150x4600) {gemm['fp32_step_gemm']:.0f},"
+          f" input-projection shape (3640x1150 @ 1150x4600) {gemm['fp32_big_gemm']:.0f}")
+
+    rows = []
+    for group, input_size, hidden_size, seq_len, batch in configs:
+        flops = layer_flops(seq_len, batch, input_size, hidden_size)
+        base = None
+        for backend in backends:
+            fwd, fwd_bwd = measure(backend, input_size, hidden_size, seq_len, batch, torch.float32, repeats)
+            if backend == "nn.LSTM":
+                base = (fwd, fwd_bwd)
+            rows.append({
+                "group": group, "shape": f"{input_size}->{hidden_size}", "T": seq_len, "B": batch,
+                "backend": backend, "dtype": "float32",
+                "fwd_ms": fwd * 1e3, "fwd_bwd_ms": fwd_bwd * 1e3,
+                "fwd_GFLOPs": flops / fwd / 1e9, "fwd_bwd_GFLOPs": 3 * flops / fwd_bwd / 1e9,
+                "fwd_vs_nn.LSTM": base[0] / fwd, "fwd_bwd_vs_nn.LSTM": base[1] / fwd_bwd,
+            })
+    print_table(rows, ["group", "shape", "T", "B", "backend", "fwd_ms", "fwd_bwd_ms", "fwd_GFLOPs",
+                       "fwd_bwd_GFLOPs", "fwd_vs_nn.LSTM", "fwd_bwd_vs_nn.LSTM"])
+    write_results(__file__, rows, bars={}, extra={"gemm_gflops": gemm, "quick": args.quick})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Shared benchmark helpers: timing medians, the machine description, GEMM rates, and the results
+JSON (`benchmarks/results/<script>.json` with every printed row and the issue's `bars`)."""
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def median_time(fn, repeats: int, warmup: int = 1) -> float:
+    """Median wall time of fn() in seconds over `repeats` runs after `warmup` runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def machine() -> dict:
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "platform": platform.platform(),
+    }
+
+
+def gemm_gflops(m: int, k: int, n: int, dtype=torch.float32, repeats: int = 5) -> float:
+    """Measured rate of torch.mm (m x k) @ (k x n) in GFLOP/s."""
+    a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
+    seconds = median_time(lambda: torch.mm(a, b), repeats)
+    return 2 * m * k * n / seconds / 1e9
+
+
+def print_table(rows: list[dict], columns: list[str]) -> None:
+    widths = [max(len(c), *(len(format_cell(r.get(c))) for r in rows)) for c in columns]
+    print("  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True)))
+    for r in rows:
+        print("  ".join(format_cell(r.get(c)).rjust(w) for c, w in zip(columns, widths, strict=True)))
+
+
+def format_cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+    return "" if value is None else str(value)
+
+
+def bar(value: float, target: float, higher_is_better: bool = True) -> dict:
+    holds = value >= target if higher_is_better else value <= target
+    return {"value": value, "target": target, "holds": bool(holds)}
+
+
+def write_results(script: str, rows: list[dict], bars: dict, extra: dict | None = None) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{Path(script).stem}.json"
+    payload = {"script": Path(script).name, "machine": machine(), "rows": rows, "bars": bars, **(extra or {})}
+    path.write_text(json.dumps(payload, indent=1))
+    print(f"wrote {path}")
+    return path

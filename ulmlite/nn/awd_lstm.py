@@ -1,0 +1,242 @@
+"""AWD-LSTM (Merity, Keskar & Socher 2017) and the two ULMFiT models built on it (Howard & Ruder
+2018): the language model with a tied decoder, and the classifier with the BPT3C encoder and
+concat pooling. Defaults are those of fast.ai's 2018 lesson 10 (the numbers' origins are noted).
+"""
+
+from dataclasses import dataclass, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ulmlite.nn.dropout import EmbeddingDropout, LockedDropout, WeightDrop
+from ulmlite.nn.lstm import LSTM
+
+
+@dataclass(frozen=True)
+class AWDLSTMConfig:
+    vocab_size: int = 60002  # lesson 10: max_vocab 60000 + _unk_ and _pad_
+    emb_size: int = 400  # lesson 10 `em_sz`, as WT103's pretrained weights
+    hidden_size: int = 1150  # lesson 10 `nh`; the last layer's size is emb_size so the decoder can be tied
+    n_layers: int = 3  # lesson 10 `nl`
+    pad_id: int = 1  # `_pad_` = 1 in the vocabulary
+    # Language-model dropouts: lesson 10's `drops = [0.25, 0.1, 0.2, 0.02, 0.15] * 0.7`.
+    dropouti: float = 0.25 * 0.7  # LockedDropout on the embedding output (drops[0])
+    dropout: float = 0.1 * 0.7  # LockedDropout on the last layer's output, before the decoder (drops[1])
+    wdrop: float = 0.2 * 0.7  # DropConnect on each hidden-to-hidden matrix (drops[2])
+    dropoute: float = 0.02 * 0.7  # EmbeddingDropout: whole words (drops[3])
+    dropouth: float = 0.15 * 0.7  # LockedDropout between LSTM layers (drops[4])
+    decoder_bias: bool = False  # fastai v0.7 (the lesson) has none; fastai v1 has one
+    backend: str = "auto"  # LSTM backend: "python" | "torch" | "fused" | "auto" (fused when built)
+
+    @classmethod
+    def classifier(cls, **overrides) -> "AWDLSTMConfig":
+        """Lesson 10's classifier dropouts: `dps = [0.4, 0.5, 0.05, 0.3, 0.4] * 0.5`
+        (dropouti=dps[0], wdrop=dps[1], dropoute=dps[2], dropouth=dps[3]; dps[4] is the head's)."""
+        base = cls(dropouti=0.4 * 0.5, wdrop=0.5 * 0.5, dropoute=0.05 * 0.5, dropouth=0.3 * 0.5, dropout=0.0)
+        return replace(base, **overrides)
+
+
+def check_token_ids(ids: torch.Tensor, vocab_size: int, who: str) -> None:
+    """Token ids must be a (seq_len, batch) integer tensor of ids below vocab_size."""
+    if not isinstance(ids, torch.Tensor) or ids.dim() != 2:
+        shape = tuple(ids.shape) if isinstance(ids, torch.Tensor) else type(ids).__name__
+        raise ValueError(f"{who} expects token ids of shape (seq_len, batch), got {shape}")
+    if ids.dtype not in (torch.int64, torch.int32):
+        raise TypeError(f"{who} expects integer token ids (torch.long), got {ids.dtype}")
+    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
+        raise ValueError(f"{who}: token ids must be in [0, {vocab_size}), got [{int(ids.min())}, {int(ids.max())}]")
+
+
+class AWDLSTMEncoder(nn.Module):
+    """Embedding -> n LSTM layers with AWD-LSTM's dropouts. The hidden state is carried from one
+    batch to the next (detached: truncated BPTT) until `reset()`.
+
+    forward(ids (T, B)) -> (raw_outputs, outputs): per layer, the output before and after its
+    LockedDropout (the last layer's is not dropped here; the decoder or the head does that).
+    """
+
+    def __init__(self, config: AWDLSTMConfig = AWDLSTMConfig()):
+        super().__init__()
+        c = self.config = config
+        self.encoder = nn.Embedding(c.vocab_size, c.emb_size, padding_idx=c.pad_id)
+        nn.init.uniform_(self.encoder.weight, -0.1, 0.1)
+        self.encoder_dp = EmbeddingDropout(self.encoder, c.dropoute)
+        sizes = [c.emb_size] + [c.hidden_size] * (c.n_layers - 1) + [c.emb_size]
+        self.rnns = nn.ModuleList(
+            WeightDrop(LSTM(sizes[k], sizes[k + 1], backend=c.backend), c.wdrop) for k in range(c.n_layers)
+        )
+        self.input_dp = LockedDropout(c.dropouti)
+        self.hidden_dps = nn.ModuleList(LockedDropout(c.dropouth) for _ in range(c.n_layers))
+        self.hidden: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+
+    def reset(self) -> None:
+        """Forget the carried hidden state (at the start of an epoch or a new document)."""
+        self.hidden = None
+
+    def forward(self, ids: torch.Tensor):
+        check_token_ids(ids, self.config.vocab_size, type(self).__name__)
+        batch = ids.shape[1]
+        if self.hidden is None or self.hidden[0][0].shape[1] != batch:
+            self.hidden = [
+                (w.new_zeros(1, batch, rnn.module.hidden_size), w.new_zeros(1, batch, rnn.module.hidden_size))
+                for rnn, w in ((r, self.encoder.weight) for r in self.rnns)
+            ]
+        x = self.input_dp(self.encoder_dp(ids))
+        raw_outputs, outputs, new_hidden = [], [], []
+        for k, (rnn, hidden_dp) in enumerate(zip(self.rnns, self.hidden_dps, strict=True)):
+            x, (h, c) = rnn(x, self.hidden[k])
+            new_hidden.append((h.detach(), c.detach()))
+            raw_outputs.append(x)
+            if k != len(self.rnns) - 1:
+                x = hidden_dp(x)
+            outputs.append(x)
+        self.hidden = new_hidden
+        return raw_outputs, outputs
+
+
+class LinearDecoder(nn.Module):
+    """LockedDropout then a linear map to the vocabulary, its weight tied to the embedding
+    (Inan et al. 2017; Press & Wolf 2017)."""
+
+    def __init__(self, embedding: nn.Embedding, dropout: float, bias: bool = False):
+        super().__init__()
+        self.decoder = nn.Linear(embedding.embedding_dim, embedding.num_embeddings, bias=bias)
+        self.decoder.weight = embedding.weight  # one Parameter, two uses
+        if bias:
+            nn.init.zeros_(self.decoder.bias)
+        self.output_dp = LockedDropout(dropout)
+
+    def forward(self, last_output: torch.Tensor):
+        dropped = self.output_dp(last_output)
+        return self.decoder(dropped), dropped
+
+
+class LanguageModel(nn.Module):
+    """AWD-LSTM language model: forward(ids (T, B)) -> (logits (T, B, V), raw_outputs, outputs).
+    outputs[-1] is the decoder's (dropped) input, as AR expects."""
+
+    def __init__(self, config: AWDLSTMConfig = AWDLSTMConfig()):
+        super().__init__()
+        self.config = config
+        self.encoder = AWDLSTMEncoder(config)
+        self.decoder = LinearDecoder(self.encoder.encoder, config.dropout, bias=config.decoder_bias)
+
+    def reset(self) -> None:
+        self.encoder.reset()
+
+    def forward(self, ids: torch.Tensor):
+        raw_outputs, outputs = self.encoder(ids)
+        logits, dropped = self.decoder(outputs[-1])
+        return logits, raw_outputs, outputs[:-1] + [dropped]
+
+    def layer_groups(self) -> list[list[nn.Module]]:
+        """For discriminative rates and gradual unfreezing: each LSTM layer, then the tied
+        embedding + decoder (fastai v0.7's grouping), from the input side to the output side."""
+        return [[rnn, dp] for rnn, dp in zip(self.encoder.rnns, self.encoder.hidden_dps, strict=True)] + [
+            [self.encoder.encoder, self.decoder]
+        ]
+
+
+def ar_tar_loss(raw_outputs, outputs, alpha: float = 2.0, beta: float = 1.0) -> torch.Tensor:
+    """AWD-LSTM's activation regularization (alpha · mean(h²) on the last layer's dropped output)
+    and temporal activation regularization (beta · mean((h_t - h_{t-1})²) on its raw output),
+    Merity et al. 2017 section 4.6; the lesson's alpha = 2, beta = 1."""
+    loss = alpha * outputs[-1].pow(2).mean()
+    last = raw_outputs[-1]
+    if last.shape[0] > 1:
+        loss = loss + beta * (last[1:] - last[:-1]).pow(2).mean()
+    return loss
+
+
+class MultiBatchEncoder(nn.Module):
+    """BPT3C (ULMFiT section 3.3): a long document is run through the encoder in chunks of bptt
+    tokens, the hidden state carried across chunks, and only the outputs of the last `max_len`
+    tokens kept (gradients flow back through those alone)."""
+
+    def __init__(self, encoder: AWDLSTMEncoder, bptt: int = 70, max_len: int = 20 * 70):
+        super().__init__()
+        if bptt <= 0 or max_len <= 0:
+            raise ValueError(f"bptt and max_len must be positive, got bptt={bptt}, max_len={max_len}")
+        self.encoder, self.bptt, self.max_len = encoder, bptt, max_len  # lesson: bptt 70, max_len 20·70
+
+    def forward(self, ids: torch.Tensor):
+        check_token_ids(ids, self.encoder.config.vocab_size, type(self).__name__)
+        self.encoder.reset()
+        seq_len = ids.shape[0]
+        chunks = []
+        for start in range(0, seq_len, self.bptt):
+            if start + self.bptt > seq_len - self.max_len:  # this chunk reaches into the last max_len
+                chunks.append(self.encoder(ids[start : start + self.bptt]))
+            else:
+                with torch.no_grad():
+                    self.encoder(ids[start : start + self.bptt])
+        n_layers = len(chunks[0][0])
+        raw = [torch.cat([r[k] for r, _ in chunks])[-self.max_len :] for k in range(n_layers)]
+        out = [torch.cat([o[k] for _, o in chunks])[-self.max_len :] for k in range(n_layers)]
+        return raw, out
+
+
+def masked_concat_pool(output: torch.Tensor, pad_mask: torch.Tensor) -> torch.Tensor:
+    """Concat pooling (ULMFiT section 3.3): [last, max, mean] over the non-pad steps of each
+    column. output (T, B, E), pad_mask (T, B) True at padding -> (B, 3E)."""
+    keep = (~pad_mask).unsqueeze(-1)
+    lengths = keep.sum(0).clamp(min=1)
+    steps = torch.arange(output.shape[0], device=output.device).unsqueeze(1)
+    last_step = torch.where(~pad_mask, steps, -1).max(0).values.clamp(min=0)
+    last = output[last_step, torch.arange(output.shape[1], device=output.device)]
+    max_pool = output.masked_fill(~keep, float("-inf")).max(0).values
+    max_pool = torch.where(keep.any(0), max_pool, torch.zeros_like(max_pool))
+    mean_pool = (output * keep).sum(0) / lengths
+    return torch.cat([last, max_pool, mean_pool], dim=1)
+
+
+class PoolingLinearClassifier(nn.Module):
+    """Concat pooling, then blocks of BatchNorm -> Dropout -> Linear (ReLU between blocks).
+    layers [3·emb, 50, n_classes] and drops [dps[4], 0.1] = [0.2, 0.1] as in lesson 10."""
+
+    def __init__(self, layers: list[int], drops: list[float]):
+        super().__init__()
+        if len(drops) != len(layers) - 1:
+            raise ValueError(f"need one dropout per linear block: {len(layers) - 1} for layers {layers}, got {drops}")
+        blocks = []
+        for k, (n_in, n_out, p) in enumerate(zip(layers[:-1], layers[1:], drops, strict=True)):
+            block = [nn.BatchNorm1d(n_in), nn.Dropout(p), nn.Linear(n_in, n_out)]
+            if k < len(drops) - 1:
+                block.append(nn.ReLU(inplace=True))
+            blocks += block
+        self.layers = nn.Sequential(*blocks)
+
+    def forward(self, last_output: torch.Tensor, pad_mask: torch.Tensor) -> torch.Tensor:
+        return self.layers(masked_concat_pool(last_output, pad_mask))
+
+
+class TextClassifier(nn.Module):
+    """ULMFiT's classifier: the BPT3C encoder and the concat-pooling head.
+    forward(ids (T, B)) -> (logits (B, n_classes), raw_outputs, outputs)."""
+
+    def __init__(self, config: AWDLSTMConfig, n_classes: int, bptt: int = 70, max_len: int = 20 * 70,
+                 head_hidden: int = 50, head_drops: tuple[float, float] = (0.4 * 0.5, 0.1)):
+        super().__init__()
+        if n_classes < 2:
+            raise ValueError(f"a classifier needs at least 2 classes, got {n_classes}")
+        self.config = config
+        self.encoder = MultiBatchEncoder(AWDLSTMEncoder(config), bptt, max_len)
+        self.head = PoolingLinearClassifier([3 * config.emb_size, head_hidden, n_classes], list(head_drops))
+
+    def forward(self, ids: torch.Tensor):
+        raw_outputs, outputs = self.encoder(ids)
+        pad_mask = ids[-outputs[-1].shape[0] :] == self.config.pad_id
+        return self.head(outputs[-1], pad_mask), raw_outputs, outputs
+
+    def layer_groups(self) -> list[list[nn.Module]]:
+        """Embedding, each LSTM layer, the head (fastai v0.7's grouping for the classifier)."""
+        enc = self.encoder.encoder
+        return [[enc.encoder, enc.input_dp]] + [
+            [rnn, dp] for rnn, dp in zip(enc.rnns, enc.hidden_dps, strict=True)
+        ] + [[self.head]]
+
+
+def language_model_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of next-token logits (T, B, V) against targets (T, B)."""
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
