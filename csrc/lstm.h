@@ -24,9 +24,41 @@ void check_cell_forward(const Tensor& gates, const Tensor& c_prev);
 void check_cell_backward(const Tensor& act, const Tensor& c, const Tensor& c_prev,
                          const Tensor& dh, const Tensor& dc);
 
+// A whole layer. x (T, B, I), h0 (B, H), c0 (B, H) in the state dtype, w_ih (4H, I), w_hh (4H, H),
+// optional biases (4H). Returns y (T, B, H), h_T, c_T and, for the backward, the activated gates
+// act (T, B, 4H) and every cell state cs (T, B, H).
+void check_layer_forward(const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& w_ih,
+                         const Tensor& w_hh, const c10::optional<Tensor>& b_ih,
+                         const c10::optional<Tensor>& b_hh);
+void check_layer_backward(const Tensor& dy, const Tensor& dh_last, const Tensor& dc_last, const Tensor& x,
+                          const Tensor& h0, const Tensor& c0, const Tensor& w_ih, const Tensor& w_hh,
+                          const Tensor& y, const Tensor& act, const Tensor& cs);
+
+// The GEMM-level structure, shared by CPU and CUDA: `pointwise` runs one step's cell (forward) and
+// `pointwise_backward` one step's cell backward on the device of the tensors.
+using PointwiseForward = void (*)(const Tensor& gates, const Tensor& c_prev, Tensor& h, Tensor& c, Tensor& act);
+using PointwiseBackward = void (*)(const Tensor& act, const Tensor& c, const Tensor& c_prev, const Tensor& dy,
+                                   const Tensor& dh, const Tensor& dc, Tensor& dgates, Tensor& dc_prev);
+
+std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> lstm_layer_forward(
+    const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& w_ih, const Tensor& w_hh,
+    const c10::optional<Tensor>& b_ih, const c10::optional<Tensor>& b_hh, PointwiseForward pointwise);
+std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lstm_layer_backward(
+    const Tensor& dy, const Tensor& dh_last, const Tensor& dc_last, const Tensor& x, const Tensor& h0,
+    const Tensor& c0, const Tensor& w_ih, const Tensor& w_hh, const Tensor& y, const Tensor& act,
+    const Tensor& cs, PointwiseBackward pointwise_backward);
+
 std::tuple<Tensor, Tensor, Tensor> lstm_cell_forward_cpu(const Tensor& gates, const Tensor& c_prev);
 std::tuple<Tensor, Tensor> lstm_cell_backward_cpu(const Tensor& act, const Tensor& c,
                                                   const Tensor& c_prev, const Tensor& dh,
                                                   const Tensor& dc);
+
+std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> lstm_forward_cpu(
+    const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& w_ih, const Tensor& w_hh,
+    const c10::optional<Tensor>& b_ih, const c10::optional<Tensor>& b_hh);
+std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lstm_backward_cpu(
+    const Tensor& dy, const Tensor& dh_last, const Tensor& dc_last, const Tensor& x, const Tensor& h0,
+    const Tensor& c0, const Tensor& w_ih, const Tensor& w_hh, const Tensor& y, const Tensor& act,
+    const Tensor& cs);
 
 }  // namespace ulmlite

@@ -2,10 +2,144 @@
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
+#include <type_traits>
+
 #include "lstm.h"
 #include "lstm_pointwise.h"
 
 namespace ulmlite {
+namespace {
+
+// One step's pointwise pass over rows [b0, b1) of the batch. The inner loops run over contiguous
+// hidden units so they vectorize; the float versions are also compiled for AVX2+FMA (x86-64-v3)
+// and picked at load time (GCC target_clones), the portable version otherwise.
+template <typename scalar_t, typename acc_t>
+inline void forward_rows(const scalar_t* __restrict x, const acc_t* __restrict cp, scalar_t* __restrict h,
+                         acc_t* __restrict c, scalar_t* __restrict act, int64_t b0, int64_t b1, int64_t H) {
+  for (int64_t b = b0; b < b1; ++b) {
+    const scalar_t* xb = x + b * 4 * H;
+    scalar_t* ab = act + b * 4 * H;
+    const acc_t* cpb = cp + b * H;
+    acc_t* cb = c + b * H;
+    scalar_t* hb = h + b * H;
+#pragma omp simd
+    for (int64_t j = 0; j < H; ++j) {
+      Gates<acc_t> g;
+      acc_t cv, hv;
+      cell_forward<acc_t>(static_cast<acc_t>(xb[j]), static_cast<acc_t>(xb[H + j]),
+                          static_cast<acc_t>(xb[2 * H + j]), static_cast<acc_t>(xb[3 * H + j]), cpb[j], g,
+                          cv, hv);
+      ab[j] = g.i;
+      ab[H + j] = g.f;
+      ab[2 * H + j] = g.g;
+      ab[3 * H + j] = g.o;
+      cb[j] = cv;
+      hb[j] = hv;
+    }
+  }
+}
+
+// dy may be null (the cell op has no separate output gradient).
+template <typename scalar_t, typename acc_t>
+inline void backward_rows(const scalar_t* __restrict act, const acc_t* __restrict c, const acc_t* __restrict cp,
+                          const scalar_t* __restrict dy, const scalar_t* __restrict dh,
+                          const acc_t* __restrict dc, scalar_t* __restrict dgates, acc_t* __restrict dc_prev,
+                          int64_t b0, int64_t b1, int64_t H) {
+  for (int64_t b = b0; b < b1; ++b) {
+    const scalar_t* ab = act + b * 4 * H;
+    scalar_t* db = dgates + b * 4 * H;
+    const int64_t o = b * H;
+#pragma omp simd
+    for (int64_t j = 0; j < H; ++j) {
+      Gates<acc_t> g{static_cast<acc_t>(ab[j]), static_cast<acc_t>(ab[H + j]), static_cast<acc_t>(ab[2 * H + j]),
+                     static_cast<acc_t>(ab[3 * H + j])};
+      const acc_t dh_total = static_cast<acc_t>(dh[o + j]) + (dy ? static_cast<acc_t>(dy[o + j]) : acc_t(0));
+      acc_t di, df, dgg, dout, dcpv;
+      cell_backward<acc_t>(g, c[o + j], cp[o + j], dh_total, dc[o + j], di, df, dgg, dout, dcpv);
+      db[j] = di;
+      db[H + j] = df;
+      db[2 * H + j] = dgg;
+      db[3 * H + j] = dout;
+      dc_prev[o + j] = dcpv;
+    }
+  }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define ULMLITE_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define ULMLITE_CLONES
+#endif
+
+ULMLITE_CLONES void forward_rows_f32(const float* x, const float* cp, float* h, float* c, float* act, int64_t b0,
+                                     int64_t b1, int64_t H) {
+  forward_rows<float, float>(x, cp, h, c, act, b0, b1, H);
+}
+
+ULMLITE_CLONES void backward_rows_f32(const float* act, const float* c, const float* cp, const float* dy,
+                                      const float* dh, const float* dc, float* dgates, float* dc_prev, int64_t b0,
+                                      int64_t b1, int64_t H) {
+  backward_rows<float, float>(act, c, cp, dy, dh, dc, dgates, dc_prev, b0, b1, H);
+}
+
+// Threads only when a step has enough work to pay for them.
+inline int64_t grain_rows(int64_t H) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(H, 1)); }
+
+template <typename scalar_t>
+void pointwise_forward_impl(const Tensor& gates, const Tensor& c_prev, Tensor& h, Tensor& c, Tensor& act) {
+  using acc_t = at::opmath_type<scalar_t>;
+  const int64_t B = gates.size(0), H = gates.size(1) / 4;
+  const scalar_t* x = gates.data_ptr<scalar_t>();
+  const acc_t* cp = c_prev.data_ptr<acc_t>();
+  scalar_t* hp = h.data_ptr<scalar_t>();
+  acc_t* cn = c.data_ptr<acc_t>();
+  scalar_t* a = act.data_ptr<scalar_t>();
+  at::parallel_for(0, B, grain_rows(H), [&](int64_t b0, int64_t b1) {
+    if constexpr (std::is_same<scalar_t, float>::value) {
+      forward_rows_f32(x, cp, hp, cn, a, b0, b1, H);
+    } else {
+      forward_rows<scalar_t, acc_t>(x, cp, hp, cn, a, b0, b1, H);
+    }
+  });
+}
+
+template <typename scalar_t>
+void pointwise_backward_impl(const Tensor& act, const Tensor& c, const Tensor& c_prev, const Tensor& dy,
+                             const Tensor& dh, const Tensor& dc, Tensor& dgates, Tensor& dc_prev) {
+  using acc_t = at::opmath_type<scalar_t>;
+  const int64_t B = act.size(0), H = act.size(1) / 4;
+  const scalar_t* a = act.data_ptr<scalar_t>();
+  const acc_t* cv = c.data_ptr<acc_t>();
+  const acc_t* cp = c_prev.data_ptr<acc_t>();
+  const scalar_t* dyp = dy.defined() ? dy.data_ptr<scalar_t>() : nullptr;
+  const scalar_t* dhp = dh.data_ptr<scalar_t>();
+  const acc_t* dcp = dc.data_ptr<acc_t>();
+  scalar_t* dg = dgates.data_ptr<scalar_t>();
+  acc_t* dcprev = dc_prev.data_ptr<acc_t>();
+  at::parallel_for(0, B, grain_rows(H), [&](int64_t b0, int64_t b1) {
+    if constexpr (std::is_same<scalar_t, float>::value) {
+      backward_rows_f32(a, cv, cp, dyp, dhp, dcp, dg, dcprev, b0, b1, H);
+    } else {
+      backward_rows<scalar_t, acc_t>(a, cv, cp, dyp, dhp, dcp, dg, dcprev, b0, b1, H);
+    }
+  });
+}
+
+void pointwise_forward_cpu(const Tensor& gates, const Tensor& c_prev, Tensor& h, Tensor& c, Tensor& act) {
+  AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, gates.scalar_type(), "lstm_pointwise_forward", [&] {
+    pointwise_forward_impl<scalar_t>(gates, c_prev, h, c, act);
+  });
+}
+
+void pointwise_backward_cpu(const Tensor& act, const Tensor& c, const Tensor& c_prev, const Tensor& dy,
+                            const Tensor& dh, const Tensor& dc, Tensor& dgates, Tensor& dc_prev) {
+  AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, act.scalar_type(), "lstm_pointwise_backward", [&] {
+    pointwise_backward_impl<scalar_t>(act, c, c_prev, dy, dh, dc, dgates, dc_prev);
+  });
+}
+
+}  // namespace
 
 std::tuple<Tensor, Tensor, Tensor> lstm_cell_forward_cpu(const Tensor& gates, const Tensor& c_prev) {
   check_cell_forward(gates, c_prev);
@@ -13,69 +147,30 @@ std::tuple<Tensor, Tensor, Tensor> lstm_cell_forward_cpu(const Tensor& gates, co
   auto h = at::empty({B, H}, gates.options());
   auto c = at::empty_like(c_prev);
   auto act = at::empty_like(gates);
-  AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, gates.scalar_type(), "lstm_cell_forward", [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    const scalar_t* x = gates.data_ptr<scalar_t>();
-    const acc_t* cp = c_prev.data_ptr<acc_t>();
-    scalar_t* hp = h.data_ptr<scalar_t>();
-    acc_t* cn = c.data_ptr<acc_t>();
-    scalar_t* a = act.data_ptr<scalar_t>();
-    at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
-      for (int64_t b = b0; b < b1; ++b) {
-        const scalar_t* xb = x + b * 4 * H;
-        scalar_t* ab = a + b * 4 * H;
-        for (int64_t j = 0; j < H; ++j) {
-          Gates<acc_t> g;
-          acc_t cv, hv;
-          cell_forward<acc_t>(xb[j], xb[H + j], xb[2 * H + j], xb[3 * H + j], cp[b * H + j], g, cv, hv);
-          ab[j] = g.i;
-          ab[H + j] = g.f;
-          ab[2 * H + j] = g.g;
-          ab[3 * H + j] = g.o;
-          cn[b * H + j] = cv;
-          hp[b * H + j] = hv;
-        }
-      }
-    });
-  });
+  pointwise_forward_cpu(gates, c_prev, h, c, act);
   return {h, c, act};
 }
 
-std::tuple<Tensor, Tensor> lstm_cell_backward_cpu(const Tensor& act, const Tensor& c,
-                                                  const Tensor& c_prev, const Tensor& dh,
-                                                  const Tensor& dc) {
+std::tuple<Tensor, Tensor> lstm_cell_backward_cpu(const Tensor& act, const Tensor& c, const Tensor& c_prev,
+                                                  const Tensor& dh, const Tensor& dc) {
   check_cell_backward(act, c, c_prev, dh, dc);
-  const int64_t B = act.size(0), H = act.size(1) / 4;
   auto dgates = at::empty_like(act);
   auto dc_prev = at::empty_like(c_prev);
-  AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, act.scalar_type(), "lstm_cell_backward", [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    const scalar_t* a = act.data_ptr<scalar_t>();
-    const acc_t* cv = c.data_ptr<acc_t>();
-    const acc_t* cp = c_prev.data_ptr<acc_t>();
-    const scalar_t* dhp = dh.data_ptr<scalar_t>();
-    const acc_t* dcp = dc.data_ptr<acc_t>();
-    scalar_t* dg = dgates.data_ptr<scalar_t>();
-    acc_t* dcprev = dc_prev.data_ptr<acc_t>();
-    at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
-      for (int64_t b = b0; b < b1; ++b) {
-        const scalar_t* ab = a + b * 4 * H;
-        scalar_t* db = dg + b * 4 * H;
-        for (int64_t j = 0; j < H; ++j) {
-          const int64_t k = b * H + j;
-          Gates<acc_t> g{ab[j], ab[H + j], ab[2 * H + j], ab[3 * H + j]};
-          acc_t di, df, dgg, dout, dcpv;
-          cell_backward<acc_t>(g, cv[k], cp[k], dhp[k], dcp[k], di, df, dgg, dout, dcpv);
-          db[j] = di;
-          db[H + j] = df;
-          db[2 * H + j] = dgg;
-          db[3 * H + j] = dout;
-          dcprev[k] = dcpv;
-        }
-      }
-    });
-  });
+  pointwise_backward_cpu(act, c, c_prev, Tensor(), dh, dc, dgates, dc_prev);
   return {dgates, dc_prev};
+}
+
+std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> lstm_forward_cpu(
+    const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& w_ih, const Tensor& w_hh,
+    const c10::optional<Tensor>& b_ih, const c10::optional<Tensor>& b_hh) {
+  return lstm_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, &pointwise_forward_cpu);
+}
+
+std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lstm_backward_cpu(
+    const Tensor& dy, const Tensor& dh_last, const Tensor& dc_last, const Tensor& x, const Tensor& h0,
+    const Tensor& c0, const Tensor& w_ih, const Tensor& w_hh, const Tensor& y, const Tensor& act,
+    const Tensor& cs) {
+  return lstm_layer_backward(dy, dh_last, dc_last, x, h0, c0, w_ih, w_hh, y, act, cs, &pointwise_backward_cpu);
 }
 
 }  // namespace ulmlite

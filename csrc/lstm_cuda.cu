@@ -35,9 +35,11 @@ __global__ void cell_forward_kernel(const scalar_t* __restrict__ x, const acc_t*
   h[k] = hv;
 }
 
+// dy may be null (the cell op has no separate output gradient).
 template <typename scalar_t, typename acc_t>
 __global__ void cell_backward_kernel(const scalar_t* __restrict__ act, const acc_t* __restrict__ c,
-                                     const acc_t* __restrict__ cp, const scalar_t* __restrict__ dh,
+                                     const acc_t* __restrict__ cp, const scalar_t* __restrict__ dy,
+                                     const scalar_t* __restrict__ dh,
                                      const acc_t* __restrict__ dc, scalar_t* __restrict__ dgates,
                                      acc_t* __restrict__ dc_prev, int64_t B, int64_t H) {
   const int64_t k = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
@@ -47,12 +49,42 @@ __global__ void cell_backward_kernel(const scalar_t* __restrict__ act, const acc
   scalar_t* db = dgates + b * 4 * H;
   Gates<acc_t> g{ab[j], ab[H + j], ab[2 * H + j], ab[3 * H + j]};
   acc_t di, df, dgg, dout, dcpv;
-  cell_backward<acc_t>(g, c[k], cp[k], dh[k], dc[k], di, df, dgg, dout, dcpv);
+  const acc_t dh_total = static_cast<acc_t>(dh[k]) + (dy ? static_cast<acc_t>(dy[k]) : acc_t(0));
+  cell_backward<acc_t>(g, c[k], cp[k], dh_total, dc[k], di, df, dgg, dout, dcpv);
   db[j] = di;
   db[H + j] = df;
   db[2 * H + j] = dgg;
   db[3 * H + j] = dout;
   dc_prev[k] = dcpv;
+}
+
+// One step's pointwise pass on the current stream (shapes were checked by the caller).
+void pointwise_forward_cuda(const Tensor& gates, const Tensor& c_prev, Tensor& h, Tensor& c, Tensor& act) {
+  const int64_t B = gates.size(0), H = gates.size(1) / 4;
+  if (B * H == 0) return;
+  auto stream = at::cuda::getCurrentCUDAStream();
+  AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, gates.scalar_type(), "lstm_pointwise_forward_cuda", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    cell_forward_kernel<scalar_t, acc_t><<<blocks_for(B * H), kThreads, 0, stream>>>(
+        gates.data_ptr<scalar_t>(), c_prev.data_ptr<acc_t>(), h.data_ptr<scalar_t>(), c.data_ptr<acc_t>(),
+        act.data_ptr<scalar_t>(), B, H);
+  });
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
+void pointwise_backward_cuda(const Tensor& act, const Tensor& c, const Tensor& c_prev, const Tensor& dy,
+                             const Tensor& dh, const Tensor& dc, Tensor& dgates, Tensor& dc_prev) {
+  const int64_t B = act.size(0), H = act.size(1) / 4;
+  if (B * H == 0) return;
+  auto stream = at::cuda::getCurrentCUDAStream();
+  AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, act.scalar_type(), "lstm_pointwise_backward_cuda", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    cell_backward_kernel<scalar_t, acc_t><<<blocks_for(B * H), kThreads, 0, stream>>>(
+        act.data_ptr<scalar_t>(), c.data_ptr<acc_t>(), c_prev.data_ptr<acc_t>(),
+        dy.defined() ? dy.data_ptr<scalar_t>() : nullptr, dh.data_ptr<scalar_t>(), dc.data_ptr<acc_t>(),
+        dgates.data_ptr<scalar_t>(), dc_prev.data_ptr<acc_t>(), B, H);
+  });
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
 std::tuple<Tensor, Tensor, Tensor> lstm_cell_forward_cuda(const Tensor& gates, const Tensor& c_prev) {
@@ -62,37 +94,33 @@ std::tuple<Tensor, Tensor, Tensor> lstm_cell_forward_cuda(const Tensor& gates, c
   auto h = at::empty({B, H}, gates.options());
   auto c = at::empty_like(c_prev);
   auto act = at::empty_like(gates);
-  if (B * H == 0) return {h, c, act};
-  auto stream = at::cuda::getCurrentCUDAStream();
-  AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, gates.scalar_type(), "lstm_cell_forward_cuda", [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    cell_forward_kernel<scalar_t, acc_t><<<blocks_for(B * H), kThreads, 0, stream>>>(
-        gates.data_ptr<scalar_t>(), c_prev.data_ptr<acc_t>(), h.data_ptr<scalar_t>(),
-        c.data_ptr<acc_t>(), act.data_ptr<scalar_t>(), B, H);
-  });
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  pointwise_forward_cuda(gates, c_prev, h, c, act);
   return {h, c, act};
 }
 
-std::tuple<Tensor, Tensor> lstm_cell_backward_cuda(const Tensor& act, const Tensor& c,
-                                                   const Tensor& c_prev, const Tensor& dh,
-                                                   const Tensor& dc) {
+std::tuple<Tensor, Tensor> lstm_cell_backward_cuda(const Tensor& act, const Tensor& c, const Tensor& c_prev,
+                                                   const Tensor& dh, const Tensor& dc) {
   check_cell_backward(act, c, c_prev, dh, dc);
   const c10::cuda::CUDAGuard guard(act.device());
-  const int64_t B = act.size(0), H = act.size(1) / 4;
   auto dgates = at::empty_like(act);
   auto dc_prev = at::empty_like(c_prev);
-  if (B * H == 0) return {dgates, dc_prev};
-  auto stream = at::cuda::getCurrentCUDAStream();
-  AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, act.scalar_type(), "lstm_cell_backward_cuda", [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    cell_backward_kernel<scalar_t, acc_t><<<blocks_for(B * H), kThreads, 0, stream>>>(
-        act.data_ptr<scalar_t>(), c.data_ptr<acc_t>(), c_prev.data_ptr<acc_t>(),
-        dh.data_ptr<scalar_t>(), dc.data_ptr<acc_t>(), dgates.data_ptr<scalar_t>(),
-        dc_prev.data_ptr<acc_t>(), B, H);
-  });
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  pointwise_backward_cuda(act, c, c_prev, Tensor(), dh, dc, dgates, dc_prev);
   return {dgates, dc_prev};
+}
+
+std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> lstm_forward_cuda(
+    const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& w_ih, const Tensor& w_hh,
+    const c10::optional<Tensor>& b_ih, const c10::optional<Tensor>& b_hh) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  return lstm_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, &pointwise_forward_cuda);
+}
+
+std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lstm_backward_cuda(
+    const Tensor& dy, const Tensor& dh_last, const Tensor& dc_last, const Tensor& x, const Tensor& h0,
+    const Tensor& c0, const Tensor& w_ih, const Tensor& w_hh, const Tensor& y, const Tensor& act,
+    const Tensor& cs) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  return lstm_layer_backward(dy, dh_last, dc_last, x, h0, c0, w_ih, w_hh, y, act, cs, &pointwise_backward_cuda);
 }
 
 }  // namespace
@@ -100,6 +128,8 @@ std::tuple<Tensor, Tensor> lstm_cell_backward_cuda(const Tensor& act, const Tens
 TORCH_LIBRARY_IMPL(ulmlite, CUDA, m) {
   m.impl("lstm_cell_forward", &lstm_cell_forward_cuda);
   m.impl("lstm_cell_backward", &lstm_cell_backward_cuda);
+  m.impl("lstm_forward", &lstm_forward_cuda);
+  m.impl("lstm_backward", &lstm_backward_cuda);
 }
 
 }  // namespace ulmlite

@@ -8,6 +8,7 @@
 // `acc_t` is the type the math runs in (float for bfloat16 storage).
 #pragma once
 #include <cmath>
+#include <cstdint>
 #include <type_traits>
 
 #if defined(__CUDACC__)
@@ -18,12 +19,32 @@
 
 namespace ulmlite {
 
+// exp and tanh: CUDA's own on the device. On the host, float uses a short polynomial (Cephes
+// expf: range reduction by ln 2, degree-5 minimax, about 1 ulp) written in plain arithmetic so that
+// the compiler vectorizes the pointwise loops; double uses libm (gradcheck wants it exact).
+ULMLITE_HD float host_expf(float x) {
+  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+  const float shifter = 12582912.0f;            // 1.5 * 2^23: adding it rounds to an integer
+  const float n = (x * 1.44269504088896341f + shifter) - shifter;
+  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;  // x - n ln2, in two parts
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  union { int32_t i; float f; } scale;
+  scale.i = (static_cast<int32_t>(n) + 127) << 23;  // 2^n
+  return p * scale.f;
+}
+
 template <typename T>
 ULMLITE_HD T exp_(T x) {
 #if defined(__CUDA_ARCH__)
   if constexpr (std::is_same<T, float>::value) return expf(x); else return exp(x);
 #else
-  return std::exp(x);
+  if constexpr (std::is_same<T, float>::value) return host_expf(x); else return std::exp(x);
 #endif
 }
 
@@ -32,7 +53,11 @@ ULMLITE_HD T tanh_(T x) {
 #if defined(__CUDA_ARCH__)
   if constexpr (std::is_same<T, float>::value) return tanhf(x); else return tanh(x);
 #else
-  return std::tanh(x);
+  if constexpr (std::is_same<T, float>::value) {
+    return 1.0f - 2.0f / (host_expf(2.0f * x) + 1.0f);  // tanh x = 1 - 2 / (e^{2x} + 1)
+  } else {
+    return std::tanh(x);
+  }
 #endif
 }
 

@@ -56,16 +56,67 @@ void check_cell_backward(const Tensor& act, const Tensor& c, const Tensor& c_pre
   check_tensor(dc, op, "dc", {B, H}, st, act.device());
 }
 
+void check_layer_forward(const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& w_ih,
+                         const Tensor& w_hh, const c10::optional<Tensor>& b_ih,
+                         const c10::optional<Tensor>& b_hh) {
+  const char* op = "lstm_forward";
+  TORCH_CHECK(x.dim() == 3, op, ": x must have shape (seq_len, batch, input_size), got ", x.sizes());
+  TORCH_CHECK(x.size(0) > 0, op, ": x is an empty sequence (seq_len = 0)");
+  check_storage_dtype(x, op, "x");
+  TORCH_CHECK(h0.dim() == 2 && h0.size(1) > 0, op, ": h0 must have shape (batch, hidden_size), got ",
+              h0.sizes());
+  const int64_t T = x.size(0), B = x.size(1), I = x.size(2), H = h0.size(1);
+  const auto dtype = x.scalar_type();
+  const auto device = x.device();
+  check_tensor(x, op, "x", {T, B, I}, dtype, device);
+  check_tensor(h0, op, "h0", {B, H}, dtype, device);
+  check_tensor(c0, op, "c0", {B, H}, state_dtype(dtype), device);
+  check_tensor(w_ih, op, "w_ih", {4 * H, I}, dtype, device);
+  check_tensor(w_hh, op, "w_hh", {4 * H, H}, dtype, device);
+  const bool has_ih = b_ih.has_value() && b_ih->defined();
+  const bool has_hh = b_hh.has_value() && b_hh->defined();
+  TORCH_CHECK(has_ih == has_hh, op, ": give both biases or neither");
+  if (has_ih) {
+    check_tensor(*b_ih, op, "b_ih", {4 * H}, dtype, device);
+    check_tensor(*b_hh, op, "b_hh", {4 * H}, dtype, device);
+  }
+}
+
+void check_layer_backward(const Tensor& dy, const Tensor& dh_last, const Tensor& dc_last, const Tensor& x,
+                          const Tensor& h0, const Tensor& c0, const Tensor& w_ih, const Tensor& w_hh,
+                          const Tensor& y, const Tensor& act, const Tensor& cs) {
+  const char* op = "lstm_backward";
+  check_layer_forward(x, h0, c0, w_ih, w_hh, c10::nullopt, c10::nullopt);
+  const int64_t T = x.size(0), B = x.size(1), H = h0.size(1);
+  const auto dtype = x.scalar_type();
+  const auto device = x.device();
+  check_tensor(dy, op, "dy", {T, B, H}, dtype, device);
+  check_tensor(dh_last, op, "dh_last", {B, H}, dtype, device);
+  check_tensor(dc_last, op, "dc_last", {B, H}, state_dtype(dtype), device);
+  check_tensor(y, op, "y", {T, B, H}, dtype, device);
+  check_tensor(act, op, "act", {T, B, 4 * H}, dtype, device);
+  check_tensor(cs, op, "cs", {T, B, H}, state_dtype(dtype), device);
+}
+
 TORCH_LIBRARY(ulmlite, m) {
   m.def("lstm_cell_forward(Tensor gates, Tensor c_prev) -> (Tensor h, Tensor c, Tensor act)");
   m.def(
       "lstm_cell_backward(Tensor act, Tensor c, Tensor c_prev, Tensor dh, Tensor dc)"
       " -> (Tensor dgates, Tensor dc_prev)");
+  m.def(
+      "lstm_forward(Tensor x, Tensor h0, Tensor c0, Tensor w_ih, Tensor w_hh, Tensor? b_ih, Tensor? b_hh)"
+      " -> (Tensor y, Tensor h_last, Tensor c_last, Tensor act, Tensor cs)");
+  m.def(
+      "lstm_backward(Tensor dy, Tensor dh_last, Tensor dc_last, Tensor x, Tensor h0, Tensor c0, Tensor w_ih,"
+      " Tensor w_hh, Tensor y, Tensor act, Tensor cs)"
+      " -> (Tensor dx, Tensor dh0, Tensor dc0, Tensor dw_ih, Tensor dw_hh, Tensor db)");
 }
 
 TORCH_LIBRARY_IMPL(ulmlite, CPU, m) {
   m.impl("lstm_cell_forward", &lstm_cell_forward_cpu);
   m.impl("lstm_cell_backward", &lstm_cell_backward_cpu);
+  m.impl("lstm_forward", &lstm_forward_cpu);
+  m.impl("lstm_backward", &lstm_backward_cpu);
 }
 
 }  // namespace ulmlite

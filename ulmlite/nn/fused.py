@@ -47,6 +47,7 @@ if extension_available():
         _, c_prev = inputs
         _, c, act = output
         ctx.save_for_backward(act, c, c_prev)
+        ctx.set_materialize_grads(False)  # unused outputs give None, not zero tensors
 
     def _cell_backward(ctx, dh, dc, dact):
         act, c, c_prev = ctx.saved_tensors
@@ -72,15 +73,62 @@ def fused_layer_available() -> bool:
 
 
 def lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
-    """One LSTM layer through the fused op: x (T, B, I) -> y (T, B, H), h_T, c_T."""
+    """One LSTM layer through the fused op: x (T, B, I), h0 and c0 (B, H) -> y (T, B, H), h_T, c_T.
+
+    Differentiable in every input; the backward is the op `ulmlite::lstm_backward`. For bfloat16
+    activations and weights the cell state is kept in float32 (c0 is converted, c_T is float32).
+    """
     require_extension()
     if not fused_layer_available():
-        raise RuntimeError(
-            "this build of ulmlite._C has no fused LSTM layer (ulmlite::lstm_forward): rebuild with `make rebuild`"
-        )
-    y, h, c = _lstm_layer_impl(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh)
+        raise RuntimeError("this build of ulmlite._C has no fused LSTM layer: rebuild it with `make rebuild`")
+    c0 = c0.to(_state_dtype(x.dtype))
+    y, h, c, _, _ = torch.ops.ulmlite.lstm_forward(
+        x.contiguous(), h0.contiguous(), c0.contiguous(), weight_ih.contiguous(), weight_hh.contiguous(),
+        None if bias_ih is None else bias_ih.contiguous(), None if bias_hh is None else bias_hh.contiguous(),
+    )
     return y, h, c
 
 
-def _lstm_layer_impl(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh):
-    raise NotImplementedError  # replaced below when the op is registered
+if fused_layer_available():
+
+    @torch.library.register_fake("ulmlite::lstm_forward")
+    def _layer_forward_fake(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+        _check_same_device("lstm_forward", x=x, h0=h0, c0=c0, w_ih=w_ih, w_hh=w_hh)
+        seq_len, batch, hidden = x.shape[0], x.shape[1], h0.shape[1]
+        return (
+            x.new_empty((seq_len, batch, hidden)),
+            h0.new_empty((batch, hidden)),
+            c0.new_empty((batch, hidden)),
+            x.new_empty((seq_len, batch, 4 * hidden)),
+            c0.new_empty((seq_len, batch, hidden)),
+        )
+
+    @torch.library.register_fake("ulmlite::lstm_backward")
+    def _layer_backward_fake(dy, dh_last, dc_last, x, h0, c0, w_ih, w_hh, y, act, cs):
+        _check_same_device("lstm_backward", dy=dy, x=x, h0=h0, w_hh=w_hh)
+        return (
+            torch.empty_like(x), torch.empty_like(h0), torch.empty_like(c0),
+            torch.empty_like(w_ih), torch.empty_like(w_hh), w_hh.new_empty((w_hh.shape[0],)),
+        )
+
+    def _layer_setup_context(ctx, inputs, output):
+        x, h0, c0, w_ih, w_hh, b_ih, _ = inputs
+        y, _, _, act, cs = output
+        ctx.has_bias = b_ih is not None
+        ctx.set_materialize_grads(False)  # unused outputs give None, not zero tensors
+        ctx.mark_non_differentiable(act, cs)  # saved for the backward, not for use
+        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, y, act, cs)
+
+    def _layer_backward(ctx, dy, dh_last, dc_last, dact, dcs):
+        x, h0, c0, w_ih, w_hh, y, act, cs = ctx.saved_tensors
+        dy = torch.zeros_like(y) if dy is None else dy.contiguous()
+        dh_last = torch.zeros_like(h0) if dh_last is None else dh_last.contiguous()
+        dc_last = torch.zeros_like(c0) if dc_last is None else dc_last.contiguous()
+        dx, dh0, dc0, dw_ih, dw_hh, db = torch.ops.ulmlite.lstm_backward(
+            dy, dh_last, dc_last, x, h0, c0, w_ih, w_hh, y, act, cs
+        )
+        if not ctx.has_bias:
+            return dx, dh0, dc0, dw_ih, dw_hh, None, None
+        return dx, dh0, dc0, dw_ih, dw_hh, db, db
+
+    torch.library.register_autograd("ulmlite::lstm_forward", _layer_backward, setup_context=_layer_setup_context)
