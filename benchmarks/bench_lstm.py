@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import gemm_gflops, median_time, print_table, write_results  # noqa: E402
+from common import bar, gemm_gflops, median_time, print_table, write_results  # noqa: E402
 
 from ulmlite.nn import LSTM  # noqa: E402
 from ulmlite.nn.fused import fused_layer_available  # noqa: E402
@@ -63,24 +63,45 @@ def main() -> None:
     print(f"torch.mm float32 GFLOP/s: per-step shape (52x1150 @ 1150x4600) {gemm['fp32_step_gemm']:.0f},"
           f" input-projection shape (3640x1150 @ 1150x4600) {gemm['fp32_big_gemm']:.0f}")
 
+    if fused_layer_available():
+        gemm["bf16_step_gemm"] = gemm_gflops(52, 1150, 4600, dtype=torch.bfloat16)
+    runs = [(b, torch.float32) for b in backends] + (
+        [("fused", torch.bfloat16)] if fused_layer_available() else []
+    )
     rows = []
     for group, input_size, hidden_size, seq_len, batch in configs:
         flops = layer_flops(seq_len, batch, input_size, hidden_size)
         base = None
-        for backend in backends:
-            fwd, fwd_bwd = measure(backend, input_size, hidden_size, seq_len, batch, torch.float32, repeats)
+        for backend, dtype in runs:
+            fwd, fwd_bwd = measure(backend, input_size, hidden_size, seq_len, batch, dtype, repeats)
             if backend == "nn.LSTM":
                 base = (fwd, fwd_bwd)
             rows.append({
                 "group": group, "shape": f"{input_size}->{hidden_size}", "T": seq_len, "B": batch,
-                "backend": backend, "dtype": "float32",
+                "backend": backend, "dtype": str(dtype).replace("torch.", ""),
                 "fwd_ms": fwd * 1e3, "fwd_bwd_ms": fwd_bwd * 1e3,
                 "fwd_GFLOPs": flops / fwd / 1e9, "fwd_bwd_GFLOPs": 3 * flops / fwd_bwd / 1e9,
                 "fwd_vs_nn.LSTM": base[0] / fwd, "fwd_bwd_vs_nn.LSTM": base[1] / fwd_bwd,
             })
-    print_table(rows, ["group", "shape", "T", "B", "backend", "fwd_ms", "fwd_bwd_ms", "fwd_GFLOPs",
+    print_table(rows, ["group", "shape", "T", "B", "backend", "dtype", "fwd_ms", "fwd_bwd_ms", "fwd_GFLOPs",
                        "fwd_bwd_GFLOPs", "fwd_vs_nn.LSTM", "fwd_bwd_vs_nn.LSTM"])
-    write_results(__file__, rows, bars={}, extra={"gemm_gflops": gemm, "quick": args.quick})
+    write_results(__file__, rows, bars=bars_from(rows), extra={"gemm_gflops": gemm, "quick": args.quick})
+
+
+def bars_from(rows: list[dict]) -> dict:
+    """The fused-kernel issue's bars, each the worst shape of its group (forward+backward ratio)."""
+    def worst(group, dtype):
+        ratios = [r["fwd_bwd_vs_nn.LSTM"] for r in rows
+                  if r["group"] == group and r["backend"] == "fused" and r["dtype"] == dtype]
+        return min(ratios) if ratios else None
+
+    wanted = {
+        "fused_vs_torch_small": ("small", "float32", 2.0),
+        "fused_vs_torch_awd_fp32": ("awd", "float32", 1.0),
+        "fused_bf16_vs_torch_awd_fp32": ("awd", "bfloat16", 2.0),
+    }
+    return {name: bar(worst(group, dtype), target)
+            for name, (group, dtype, target) in wanted.items() if worst(group, dtype) is not None}
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cstring>
 #include <type_traits>
 
 #include "lstm.h"
@@ -11,20 +12,63 @@
 namespace ulmlite {
 namespace {
 
-// One step's pointwise pass over rows [b0, b1) of the batch. The inner loops run over contiguous
-// hidden units so they vectorize; the float versions are also compiled for AVX2+FMA (x86-64-v3)
-// and picked at load time (GCC target_clones), the portable version otherwise.
+// Loading and storing 16 elements as one vfloat (bfloat16 widened to float, rounded back to nearest even).
+template <typename scalar_t>
+ULMLITE_HD vfloat load16(const scalar_t* p) {
+  if constexpr (std::is_same<scalar_t, float>::value) {
+    vfloat v;
+    std::memcpy(&v, p, sizeof(v));
+    return v;
+  } else {
+    typedef uint16_t vu16 __attribute__((vector_size(32)));
+    vu16 bits;
+    std::memcpy(&bits, p, sizeof(bits));
+    return (vfloat)(__builtin_convertvector(bits, vint) << 16);
+  }
+}
+
+template <typename scalar_t>
+ULMLITE_HD void store16(scalar_t* p, vfloat v) {
+  if constexpr (std::is_same<scalar_t, float>::value) {
+    std::memcpy(p, &v, sizeof(v));
+  } else {
+    typedef uint32_t vu32 __attribute__((vector_size(64)));
+    typedef uint16_t vu16 __attribute__((vector_size(32)));
+    vu32 bits = (vu32)v;
+    bits = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
+    const vu16 out = __builtin_convertvector(bits, vu16);
+    std::memcpy(p, &out, sizeof(out));
+  }
+}
+
+// One step's pointwise pass over rows [b0, b1) of the batch: 16 hidden units at a time through
+// cell_forward<vfloat> (float and bfloat16), the rest one by one through cell_forward<acc_t>.
 template <typename scalar_t, typename acc_t>
-inline void forward_rows(const scalar_t* __restrict x, const acc_t* __restrict cp, scalar_t* __restrict h,
+ULMLITE_HD void forward_rows(const scalar_t* __restrict x, const acc_t* __restrict cp, scalar_t* __restrict h,
                          acc_t* __restrict c, scalar_t* __restrict act, int64_t b0, int64_t b1, int64_t H) {
+  constexpr bool vectors = std::is_same<acc_t, float>::value;
   for (int64_t b = b0; b < b1; ++b) {
     const scalar_t* xb = x + b * 4 * H;
     scalar_t* ab = act + b * 4 * H;
     const acc_t* cpb = cp + b * H;
     acc_t* cb = c + b * H;
     scalar_t* hb = h + b * H;
-#pragma omp simd
-    for (int64_t j = 0; j < H; ++j) {
+    int64_t j = 0;
+    if constexpr (vectors) {
+      for (; j + 16 <= H; j += 16) {
+        Gates<vfloat> g;
+        vfloat cv, hv;
+        cell_forward<vfloat>(load16(xb + j), load16(xb + H + j), load16(xb + 2 * H + j), load16(xb + 3 * H + j),
+                             load16(cpb + j), g, cv, hv);
+        store16(ab + j, g.i);
+        store16(ab + H + j, g.f);
+        store16(ab + 2 * H + j, g.g);
+        store16(ab + 3 * H + j, g.o);
+        store16(cb + j, cv);
+        store16(hb + j, hv);
+      }
+    }
+    for (; j < H; ++j) {
       Gates<acc_t> g;
       acc_t cv, hv;
       cell_forward<acc_t>(static_cast<acc_t>(xb[j]), static_cast<acc_t>(xb[H + j]),
@@ -42,16 +86,32 @@ inline void forward_rows(const scalar_t* __restrict x, const acc_t* __restrict c
 
 // dy may be null (the cell op has no separate output gradient).
 template <typename scalar_t, typename acc_t>
-inline void backward_rows(const scalar_t* __restrict act, const acc_t* __restrict c, const acc_t* __restrict cp,
+ULMLITE_HD void backward_rows(const scalar_t* __restrict act, const acc_t* __restrict c, const acc_t* __restrict cp,
                           const scalar_t* __restrict dy, const scalar_t* __restrict dh,
                           const acc_t* __restrict dc, scalar_t* __restrict dgates, acc_t* __restrict dc_prev,
                           int64_t b0, int64_t b1, int64_t H) {
+  constexpr bool vectors = std::is_same<acc_t, float>::value;
   for (int64_t b = b0; b < b1; ++b) {
     const scalar_t* ab = act + b * 4 * H;
     scalar_t* db = dgates + b * 4 * H;
     const int64_t o = b * H;
-#pragma omp simd
-    for (int64_t j = 0; j < H; ++j) {
+    int64_t j = 0;
+    if constexpr (vectors) {
+      for (; j + 16 <= H; j += 16) {
+        Gates<vfloat> g{load16(ab + j), load16(ab + H + j), load16(ab + 2 * H + j), load16(ab + 3 * H + j)};
+        vfloat dh_total = load16(dh + o + j);
+        if (dy) dh_total += load16(dy + o + j);
+        vfloat di, df, dgg, dout, dcpv;
+        cell_backward<vfloat>(g, load16(c + o + j), load16(cp + o + j), dh_total, load16(dc + o + j), di, df, dgg,
+                              dout, dcpv);
+        store16(db + j, di);
+        store16(db + H + j, df);
+        store16(db + 2 * H + j, dgg);
+        store16(db + 3 * H + j, dout);
+        store16(dc_prev + o + j, dcpv);
+      }
+    }
+    for (; j < H; ++j) {
       Gates<acc_t> g{static_cast<acc_t>(ab[j]), static_cast<acc_t>(ab[H + j]), static_cast<acc_t>(ab[2 * H + j]),
                      static_cast<acc_t>(ab[3 * H + j])};
       const acc_t dh_total = static_cast<acc_t>(dh[o + j]) + (dy ? static_cast<acc_t>(dy[o + j]) : acc_t(0));
@@ -66,21 +126,25 @@ inline void backward_rows(const scalar_t* __restrict act, const acc_t* __restric
   }
 }
 
+// The float and bfloat16 loops are compiled for AVX-512 (x86-64-v4), AVX2 (v3) and the baseline;
+// the loader picks the best the CPU has (GCC target_clones).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define ULMLITE_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define ULMLITE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define ULMLITE_CLONES
 #endif
 
-ULMLITE_CLONES void forward_rows_f32(const float* x, const float* cp, float* h, float* c, float* act, int64_t b0,
-                                     int64_t b1, int64_t H) {
-  forward_rows<float, float>(x, cp, h, c, act, b0, b1, H);
+template <typename scalar_t>
+ULMLITE_CLONES void forward_rows_vec(const scalar_t* x, const float* cp, scalar_t* h, float* c, scalar_t* act,
+                                     int64_t b0, int64_t b1, int64_t H) {
+  forward_rows<scalar_t, float>(x, cp, h, c, act, b0, b1, H);
 }
 
-ULMLITE_CLONES void backward_rows_f32(const float* act, const float* c, const float* cp, const float* dy,
-                                      const float* dh, const float* dc, float* dgates, float* dc_prev, int64_t b0,
-                                      int64_t b1, int64_t H) {
-  backward_rows<float, float>(act, c, cp, dy, dh, dc, dgates, dc_prev, b0, b1, H);
+template <typename scalar_t>
+ULMLITE_CLONES void backward_rows_vec(const scalar_t* act, const float* c, const float* cp, const scalar_t* dy,
+                                      const scalar_t* dh, const float* dc, scalar_t* dgates, float* dc_prev,
+                                      int64_t b0, int64_t b1, int64_t H) {
+  backward_rows<scalar_t, float>(act, c, cp, dy, dh, dc, dgates, dc_prev, b0, b1, H);
 }
 
 // Threads only when a step has enough work to pay for them.
@@ -96,8 +160,8 @@ void pointwise_forward_impl(const Tensor& gates, const Tensor& c_prev, Tensor& h
   acc_t* cn = c.data_ptr<acc_t>();
   scalar_t* a = act.data_ptr<scalar_t>();
   at::parallel_for(0, B, grain_rows(H), [&](int64_t b0, int64_t b1) {
-    if constexpr (std::is_same<scalar_t, float>::value) {
-      forward_rows_f32(x, cp, hp, cn, a, b0, b1, H);
+    if constexpr (std::is_same<acc_t, float>::value) {
+      forward_rows_vec<scalar_t>(x, cp, hp, cn, a, b0, b1, H);
     } else {
       forward_rows<scalar_t, acc_t>(x, cp, hp, cn, a, b0, b1, H);
     }
@@ -118,8 +182,8 @@ void pointwise_backward_impl(const Tensor& act, const Tensor& c, const Tensor& c
   scalar_t* dg = dgates.data_ptr<scalar_t>();
   acc_t* dcprev = dc_prev.data_ptr<acc_t>();
   at::parallel_for(0, B, grain_rows(H), [&](int64_t b0, int64_t b1) {
-    if constexpr (std::is_same<scalar_t, float>::value) {
-      backward_rows_f32(a, cv, cp, dyp, dhp, dcp, dg, dcprev, b0, b1, H);
+    if constexpr (std::is_same<acc_t, float>::value) {
+      backward_rows_vec<scalar_t>(a, cv, cp, dyp, dhp, dcp, dg, dcprev, b0, b1, H);
     } else {
       backward_rows<scalar_t, acc_t>(a, cv, cp, dyp, dhp, dcp, dg, dcprev, b0, b1, H);
     }

@@ -3,8 +3,10 @@
 //             and one fused pointwise pass;
 //   backward: per step one fused pointwise pass and one GEMM (dgates R), then the weight gradients
 //             and dx as three large GEMMs after the loop.
-// GEMMs go through ATen (MKL / oneDNN on CPU, cuBLAS on the current CUDA stream); the pointwise
-// passes are passed in by the device file (lstm_cpu.cpp, lstm_cuda.cu).
+// GEMMs go through gemm_cpu.h: oneDNN with pre-packed weights on CPU (float32, bfloat16), at::mm
+// otherwise (cuBLAS on the current CUDA stream); the pointwise passes are passed in by the device
+// file (lstm_cpu.cpp, lstm_cuda.cu).
+#include "gemm_cpu.h"
 #include "lstm.h"
 
 namespace ulmlite {
@@ -14,22 +16,18 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> lstm_layer_forward(
     const c10::optional<Tensor>& b_ih, const c10::optional<Tensor>& b_hh, PointwiseForward pointwise) {
   check_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh);
   const int64_t T = x.size(0), B = x.size(1), I = x.size(2), H = h0.size(1);
-  // Input projection of every step at once: (T*B, I) @ (I, 4H) [+ both biases].
-  Tensor x_proj;
-  if (b_ih.has_value() && b_ih->defined()) {
-    x_proj = at::addmm(*b_ih + *b_hh, x.reshape({T * B, I}), w_ih.t()).view({T, B, 4 * H});
-  } else {
-    x_proj = at::mm(x.reshape({T * B, I}), w_ih.t()).view({T, B, 4 * H});
-  }
+  // Input projection of every step at once: (T*B, I) @ (I, 4H) + both biases.
+  c10::optional<Tensor> bias;
+  if (b_ih.has_value() && b_ih->defined()) bias = *b_ih + *b_hh;
+  const Tensor x_proj = linear_bias(x.reshape({T * B, I}), pack_linear(w_ih, T * B), bias).view({T, B, 4 * H});
   auto y = at::empty({T, B, H}, x.options());
   auto act = at::empty({T, B, 4 * H}, x.options());
   auto cs = at::empty({T, B, H}, c0.options());
-  const Tensor w_hh_t = w_hh.t();
-  Tensor gates = at::empty({B, 4 * H}, x.options());
+  const PackedLinear recurrent = pack_linear(w_hh, B);  // packed once, used T times
   for (int64_t t = 0; t < T; ++t) {
     const Tensor h_prev = t == 0 ? h0 : y[t - 1];
     const Tensor c_prev = t == 0 ? c0 : cs[t - 1];
-    at::addmm_out(gates, x_proj[t], h_prev, w_hh_t);  // x_proj[t] + h_{t-1} R^T
+    const Tensor gates = linear(h_prev, recurrent, x_proj[t]);  // x_proj[t] + h_{t-1} R^T
     Tensor h_t = y[t], c_t = cs[t], act_t = act[t];
     pointwise(gates, c_prev, h_t, c_t, act_t);
   }
@@ -43,19 +41,20 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lstm_layer_backward(
   check_layer_backward(dy, dh_last, dc_last, x, h0, c0, w_ih, w_hh, y, act, cs);
   const int64_t T = x.size(0), B = x.size(1), I = x.size(2), H = h0.size(1);
   auto dgates = at::empty({T, B, 4 * H}, act.options());
-  Tensor dh = dh_last.clone();  // gradient reaching h_t from step t+1 (and from h_T's own use)
+  Tensor dh = dh_last;  // gradient reaching h_t from step t+1 (and from h_T's own use)
   Tensor dc = dc_last.clone();
   Tensor dc_prev = at::empty_like(dc);
+  const PackedLinear recurrent_t = pack_linear(w_hh.t().contiguous(), B);  // dh = dgates R
   for (int64_t t = T - 1; t >= 0; --t) {
     const Tensor c_prev = t == 0 ? c0 : cs[t - 1];
     Tensor dgates_t = dgates[t];
     pointwise_backward(act[t], cs[t], c_prev, dy[t], dh, dc, dgates_t, dc_prev);
     std::swap(dc, dc_prev);
-    at::mm_out(dh, dgates_t, w_hh);  // gradient reaching h_{t-1}
+    dh = linear(dgates_t, recurrent_t, Tensor());  // gradient reaching h_{t-1}
   }
   const Tensor dg = dgates.view({T * B, 4 * H});
   const Tensor h_prev = at::cat({h0.unsqueeze(0), y.narrow(0, 0, T - 1)}).view({T * B, H});
-  Tensor dx = at::mm(dg, w_ih).view({T, B, I});
+  Tensor dx = linear(dg, pack_linear(w_ih.t().contiguous(), T * B), Tensor()).view({T, B, I});
   Tensor dw_ih = at::mm(dg.t(), x.reshape({T * B, I}));
   Tensor dw_hh = at::mm(dg.t(), h_prev);
   Tensor db = dg.sum(0);

@@ -118,10 +118,10 @@ def test_fused_is_the_default_backend_when_built():
     assert all(rnn.module.backend == "fused" for rnn in encoder.rnns)
 
 
-def good_args(T=3, B=2, I=4, H=5, dtype=torch.float32):
-    return [torch.randn(T, B, I, dtype=dtype), torch.randn(B, H, dtype=dtype),
+def good_args(T=3, B=2, n_in=4, H=5, dtype=torch.float32):
+    return [torch.randn(T, B, n_in, dtype=dtype), torch.randn(B, H, dtype=dtype),
             torch.randn(B, H, dtype=torch.float32 if dtype == torch.bfloat16 else dtype),
-            torch.randn(4 * H, I, dtype=dtype), torch.randn(4 * H, H, dtype=dtype),
+            torch.randn(4 * H, n_in, dtype=dtype), torch.randn(4 * H, H, dtype=dtype),
             torch.randn(4 * H, dtype=dtype), torch.randn(4 * H, dtype=dtype)]
 
 

@@ -1,0 +1,65 @@
+#include "gemm_cpu.h"
+
+#include <ATen/Context.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+
+namespace ulmlite {
+namespace {
+
+const c10::OperatorHandle* find_op(const char* name, const char* overload) {
+  auto handle = c10::Dispatcher::singleton().findSchema({name, overload});
+  return handle.has_value() ? new c10::OperatorHandle(*handle) : nullptr;  // lives as long as the process
+}
+
+at::Tensor call(const c10::OperatorHandle* op, torch::jit::Stack stack) {
+  op->callBoxed(stack);
+  return stack[0].toTensor();
+}
+
+bool onednn_usable(const at::Tensor& weight) {
+  static const bool ops = at::hasMKLDNN() && find_op("mkldnn::_reorder_linear_weight", "") &&
+                          find_op("mkldnn::_linear_pointwise", "") && find_op("mkldnn::_linear_pointwise", "binary");
+  if (!ops || weight.device().type() != at::kCPU) return false;
+  if (weight.scalar_type() == at::kFloat) return true;
+  if (weight.scalar_type() != at::kBFloat16) return false;
+  static const bool bf16 = [] {
+    auto op = find_op("mkldnn::_is_mkldnn_bf16_supported", "");
+    if (!op) return false;
+    torch::jit::Stack stack;
+    op->callBoxed(stack);
+    return stack[0].toBool();
+  }();
+  return bf16;
+}
+
+}  // namespace
+
+PackedLinear pack_linear(const at::Tensor& weight, int64_t batch) {
+  if (!onednn_usable(weight)) return {weight, false};
+  static const auto* reorder = find_op("mkldnn::_reorder_linear_weight", "");
+  return {call(reorder, {weight, c10::optional<int64_t>(batch)}), true};
+}
+
+at::Tensor linear(const at::Tensor& x, const PackedLinear& w, const at::Tensor& addend) {
+  if (w.onednn) {
+    if (addend.defined()) {
+      static const auto* binary = find_op("mkldnn::_linear_pointwise", "binary");
+      return call(binary, {x, addend, w.weight, c10::optional<at::Tensor>(), std::string("add")});
+    }
+    static const auto* plain = find_op("mkldnn::_linear_pointwise", "");
+    return call(plain, {x, w.weight, c10::optional<at::Tensor>(), std::string("none"),
+                        c10::List<c10::optional<at::Scalar>>(), c10::optional<std::string>()});
+  }
+  return addend.defined() ? at::addmm(addend, x, w.weight.t()) : at::mm(x, w.weight.t());
+}
+
+at::Tensor linear_bias(const at::Tensor& x, const PackedLinear& w, const c10::optional<at::Tensor>& bias) {
+  if (w.onednn) {
+    static const auto* plain = find_op("mkldnn::_linear_pointwise", "");
+    return call(plain, {x, w.weight, bias, std::string("none"), c10::List<c10::optional<at::Scalar>>(),
+                        c10::optional<std::string>()});
+  }
+  return bias.has_value() && bias->defined() ? at::addmm(*bias, x, w.weight.t()) : at::mm(x, w.weight.t());
+}
+
+}  // namespace ulmlite
