@@ -11,7 +11,6 @@ parallel across processes, streaming in chunks, with a cache on disk.
 """
 
 import hashlib
-import itertools
 import json
 import multiprocessing
 import os
@@ -46,10 +45,13 @@ def _pieces(text: str) -> Iterator[str]:
     """Cut a very long text at whitespace so spaCy never holds it whole."""
     start = 0
     while len(text) - start > LONG_TEXT:
-        cut = text.rfind(" ", start + LONG_TEXT // 2, start + LONG_TEXT)
-        cut = start + LONG_TEXT if cut <= start else cut
-        yield text[start:cut]
-        start = cut
+        space = text.rfind(" ", start + LONG_TEXT // 2, start + LONG_TEXT)
+        if space <= start:  # no space to cut at: cut anywhere
+            yield text[start : start + LONG_TEXT]
+            start += LONG_TEXT
+        else:  # the space itself belongs to no token (spaCy would attach it to the one before)
+            yield text[start:space]
+            start = space + 1
     yield text[start:]
 
 
@@ -60,7 +62,8 @@ class Tokenizer:
     lang: str = "en"
     mark_capitalized: bool = False  # fastai v1's xxmaj before capitalised words
     n_workers: int | None = None  # processes; None: every core
-    chunk_size: int = 500  # documents per task sent to a worker
+    chunk_size: int = 500  # at most this many documents per task sent to a worker
+    chunk_chars: int = 200_000  # and about this many characters (so long documents spread over workers)
     cache_dir: str | None = None  # None: $ULMLITE_CACHE or ~/.cache/ulmlite
     progress: bool = True
 
@@ -96,7 +99,7 @@ class Tokenizer:
 
     def _run(self, docs: Iterable[Document], name: str) -> TokenCorpus:
         workers = self.n_workers or os.cpu_count() or 1
-        chunks = _chunked(iter(docs), self.chunk_size)
+        chunks = _chunked(iter(docs), self.chunk_size, self.chunk_chars)
         tasks = ((chunk, self.mark_capitalized) for chunk in chunks)
         bar = tqdm(desc=f"tokenizing {name}", unit=" docs", disable=not self.progress)
         builder = _CorpusBuilder()
@@ -119,8 +122,15 @@ class Tokenizer:
         return builder.finish()
 
 
-def _chunked(it: Iterator, size: int) -> Iterator[list]:
-    while chunk := list(itertools.islice(it, size)):
+def _chunked(docs: Iterator[Document], max_docs: int, max_chars: int) -> Iterator[list]:
+    chunk, chars = [], 0
+    for doc in docs:
+        chunk.append(doc)
+        chars += sum(len(f) for f in _fields(doc))
+        if len(chunk) >= max_docs or chars >= max_chars:
+            yield chunk
+            chunk, chars = [], 0
+    if chunk:
         yield chunk
 
 
