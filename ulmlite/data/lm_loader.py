@@ -58,6 +58,14 @@ class LanguageModelLoader:
     def __len__(self) -> int:
         return len(self._schedule)
 
+    def state_dict(self) -> dict:
+        """Where the random draws stand (for checkpoints: resuming replays the same batches)."""
+        return {"rng": self.rng.bit_generator.state, "schedule": list(self._schedule)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self._schedule = list(state["schedule"])
+
     def _stream(self) -> np.ndarray:
         ids = self.ids
         if self.shuffle_docs:

@@ -63,3 +63,33 @@ def pad_collate(samples, pad_id: int = 1, pad_first: bool = True):
                 x[: len(ids), k] = ids
     y = torch.as_tensor([int(label) for _, label in samples], dtype=torch.long)
     return x, y
+
+
+class ClassifierLoader:
+    """Batches of (x (max_len, B) padded at the start, y (B,)) from a NumericCorpus with labels:
+    SortishSampler order for training, SortSampler for evaluation."""
+
+    def __init__(self, corpus, bs: int, train: bool, seed: int | None = None, pad_id: int = 1):
+        if corpus.labels is None:
+            raise ValueError("ClassifierLoader needs a corpus with labels")
+        if bs < 1:
+            raise ValueError(f"bs must be positive, got {bs}")
+        self.corpus, self.bs, self.pad_id, self.train = corpus, bs, pad_id, train
+        lengths = corpus.lengths()
+        self.sampler = SortishSampler(lengths, bs, seed) if train else SortSampler(lengths)
+
+    def __len__(self) -> int:
+        return (len(self.corpus) + self.bs - 1) // self.bs
+
+    def __iter__(self):
+        order = list(self.sampler)
+        for i in range(0, len(order), self.bs):
+            batch = order[i : i + self.bs]
+            yield pad_collate([(self.corpus.doc(k), self.corpus.labels[k]) for k in batch], self.pad_id)
+
+    def state_dict(self) -> dict:
+        return {"rng": self.sampler.rng.bit_generator.state} if self.train else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.train:
+            self.sampler.rng.bit_generator.state = state["rng"]

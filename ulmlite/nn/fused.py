@@ -81,6 +81,10 @@ def lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     require_extension()
     if not fused_layer_available():
         raise RuntimeError("this build of ulmlite._C has no fused LSTM layer: rebuild it with `make rebuild`")
+    if torch.is_autocast_enabled(x.device.type):  # a custom op is not cast by autocast itself
+        dtype = torch.get_autocast_dtype(x.device.type)
+        x, h0, weight_ih, weight_hh = (t.to(dtype) for t in (x, h0, weight_ih, weight_hh))
+        bias_ih, bias_hh = (None if b is None else b.to(dtype) for b in (bias_ih, bias_hh))
     c0 = c0.to(_state_dtype(x.dtype))
     y, h, c, _, _ = torch.ops.ulmlite.lstm_forward(
         x.contiguous(), h0.contiguous(), c0.contiguous(), weight_ih.contiguous(), weight_hh.contiguous(),

@@ -1,0 +1,166 @@
+"""The Learner: discriminative rates, freezing, lr_find, checkpoints and resuming, and a small
+language model that really learns on real text."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ulmlite.data import ClassifierLoader, LanguageModelLoader
+from ulmlite.nn import AWDLSTMConfig, LanguageModel, TextClassifier
+from ulmlite.text import NumericCorpus
+from ulmlite.train import Learner, TrainingDiverged, load_encoder, save_encoder
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "general_en" / "valid.txt"
+TINY = AWDLSTMConfig(vocab_size=50, emb_size=8, hidden_size=12, n_layers=3)
+
+
+def tiny_lm_learner(seed=0, init_seed=None, **kwargs):
+    torch.manual_seed(seed if init_seed is None else init_seed)
+    ids = np.random.default_rng(seed).integers(2, 50, 3000).astype(np.int32)
+    return Learner(LanguageModel(TINY), LanguageModelLoader(ids, 8, 10, seed=seed),
+                   LanguageModelLoader(ids[:600], 4, 10, seed=1), progress=False, **kwargs)
+
+
+def test_discriminative_rates_land_in_their_groups():
+    learn = tiny_lm_learner()
+    lrs = learn.discriminative_lrs(0.01)
+    assert lrs == pytest.approx([0.01 / 2.6**3, 0.01 / 2.6**2, 0.01 / 2.6, 0.01])
+    learn.fit(1, 0.01, schedule="constant")
+    got = [g["lr"] for g in learn.optimizer.param_groups]
+    assert got == pytest.approx(lrs)
+    decoder = learn.model.decoder.decoder.weight
+    assert any(p is decoder for p in learn.optimizer.param_groups[-1]["params"])
+    rnn0 = learn.model.encoder.rnns[0].module.weight_hh_l0
+    assert any(p is rnn0 for p in learn.optimizer.param_groups[0]["params"])
+    with pytest.raises(ValueError, match="one learning rate per layer group"):
+        learn.discriminative_lrs([0.1, 0.2])
+
+
+def test_frozen_groups_stay_bit_identical():
+    learn = tiny_lm_learner()
+    learn.freeze_to(-1)
+    before = {n: p.detach().clone() for n, p in learn.model.named_parameters()}
+    learn.fit(1, 0.01, schedule="constant")
+    last = {id(p) for p in learn.groups[-1]}
+    for name, p in learn.model.named_parameters():
+        if id(p) in last:
+            assert not torch.equal(p, before[name]), name
+        else:
+            assert torch.equal(p, before[name]), name
+    learn.unfreeze()
+    assert all(p.requires_grad for p in learn.model.parameters())
+
+
+def test_lr_find_stops_on_divergence_and_restores_weights(tmp_path):
+    learn = tiny_lm_learner()
+    before = {n: p.detach().clone() for n, p in learn.model.state_dict().items()}
+    result = learn.lr_find(start_lr=1e-5, end_lr=1e4, num_it=200, plot=tmp_path / "lr.png")
+    assert len(result.lrs) < 200  # stopped early
+    assert result.losses[-1] > 4 * min(result.losses) or not np.isfinite(result.losses[-1]) or len(result.lrs) < 200
+    assert result.suggestion is not None and 1e-5 <= result.suggestion <= 1e4
+    assert (tmp_path / "lr.png").stat().st_size > 1000
+    for name, tensor in learn.model.state_dict().items():
+        assert torch.equal(tensor, before[name])
+
+
+def test_nan_loss_stops_with_a_clear_error():
+    learn = tiny_lm_learner()
+    with torch.no_grad():
+        learn.model.encoder.encoder.weight[5] = float("nan")  # poison one word's embedding
+    with pytest.raises(TrainingDiverged, match="lower the learning rate"):
+        learn.fit(1, 0.01, schedule="constant")
+
+
+def test_checkpoint_round_trip(tmp_path):
+    learn = tiny_lm_learner()
+    learn.fit(1, 0.01, schedule="constant")
+    learn.save(tmp_path / "ckpt", note="hello")
+    other = tiny_lm_learner(init_seed=5)
+    meta = other.load(tmp_path / "ckpt")
+    assert meta["note"] == "hello"
+    for (name, a), b in zip(learn.model.state_dict().items(), other.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    assert other.model.decoder.decoder.weight is other.model.encoder.encoder.weight  # still tied
+    files = sorted(p.name for p in (tmp_path / "ckpt").iterdir())
+    assert files == ["checkpoint.json", "model.safetensors", "optimizer.safetensors"]
+
+
+def test_resuming_equals_uninterrupted_training(tmp_path):
+    straight = tiny_lm_learner()
+    straight.fit(3, 0.01, schedule="stlr")
+    first = tiny_lm_learner()  # stopped by an exception right after epoch 1's checkpoint
+    first.hooks.after_epoch.append(lambda learner, metrics: (_ for _ in ()).throw(KeyboardInterrupt)
+                                   if metrics["epoch"] == 1 else None)
+    with pytest.raises(KeyboardInterrupt):
+        first.fit(3, 0.01, schedule="stlr", checkpoint_dir=tmp_path / "run")
+    resumed = tiny_lm_learner(init_seed=9)  # different initial weights: everything must come from the checkpoint
+    resumed.fit(3, 0.01, schedule="stlr", checkpoint_dir=tmp_path / "run")
+    assert [m["epoch"] for m in resumed.history] == [1, 2, 3]
+    for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_encoder_save_and_load(tmp_path):
+    lm = LanguageModel(TINY)
+    save_encoder(tmp_path / "enc.safetensors", lm)
+    clf = TextClassifier(AWDLSTMConfig.classifier(vocab_size=50, emb_size=8, hidden_size=12), 2)
+    load_encoder(tmp_path / "enc.safetensors", clf)
+    assert torch.equal(clf.encoder.encoder.encoder.weight, lm.encoder.encoder.weight)
+    wrong = TextClassifier(AWDLSTMConfig.classifier(vocab_size=60, emb_size=8, hidden_size=12), 2)
+    with pytest.raises(ValueError, match="does not fit"):
+        load_encoder(tmp_path / "enc.safetensors", wrong)
+
+
+def test_checkpoint_for_another_model_is_refused(tmp_path):
+    learn = tiny_lm_learner()
+    learn.save(tmp_path / "ckpt")
+    other = Learner(LanguageModel(AWDLSTMConfig(vocab_size=60, emb_size=8, hidden_size=12)),
+                    LanguageModelLoader(np.arange(600) % 60, 4, 10), progress=False)
+    with pytest.raises(ValueError, match=r"encoder.encoder.weight is \[50, 8\]"):
+        other.load(tmp_path / "ckpt")
+
+
+def test_classifier_trains_and_is_deterministic():
+    def run():
+        torch.manual_seed(0)
+        rng = np.random.default_rng(0)
+        docs = [rng.integers(2, 50, rng.integers(3, 30)) for _ in range(64)]
+        labels = np.array([int(d.mean() > 25) for d in docs])
+        corpus = NumericCorpus(np.concatenate(docs).astype(np.int32),
+                               np.concatenate([[0], np.cumsum([len(d) for d in docs])]), labels)
+        model = TextClassifier(AWDLSTMConfig.classifier(vocab_size=50, emb_size=8, hidden_size=12), 2, bptt=10)
+        learn = Learner(model, ClassifierLoader(corpus, 16, train=True, seed=0),
+                        ClassifierLoader(corpus, 16, train=False), task="classifier", progress=False)
+        learn.freeze_to(-1)
+        learn.fit(1, 0.01)
+        learn.unfreeze()
+        return learn.fit(2, 0.01)
+
+    first, second = run(), run()
+    assert first == [{**m, "seconds": f["seconds"]} for m, f in zip(second, first, strict=True)]
+    assert 0.0 <= first[-1]["accuracy"] <= 1.0
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="../shared/data not present")
+def test_small_language_model_learns_real_text():
+    """After one epoch on 180k tokens of real English, validation cross-entropy must beat the
+    unigram model (the best a model that ignores context can do: every token's training-set
+    frequency, add-one smoothed): evidence that the LSTM uses context."""
+    from ulmlite.text import PlainTextCorpus, Tokenizer, Vocab
+
+    docs = list(PlainTextCorpus(SHARED))
+    corpus = Tokenizer(n_workers=2, progress=False).corpus(docs, cache=False)
+    vocab = Vocab.from_corpus(corpus, max_vocab=4000)
+    ids = np.asarray(vocab.numericalize_corpus(corpus).ids)
+    cut = int(len(ids) * 0.9)
+    train, valid = ids[:cut], ids[cut:]
+    freq = np.bincount(train, minlength=len(vocab)) + 1.0
+    unigram = float(-np.log(freq[valid] / freq.sum()).mean())
+    torch.manual_seed(0)
+    model = LanguageModel(AWDLSTMConfig(vocab_size=len(vocab), emb_size=64, hidden_size=128, n_layers=2))
+    learn = Learner(model, LanguageModelLoader(train, 32, 35, seed=0), LanguageModelLoader(valid, 16, 35, seed=1),
+                    progress=False)
+    metrics = learn.fit(2, 3e-2, schedule="one_cycle")
+    assert metrics[-1]["valid_loss"] < unigram - 0.2, (metrics, unigram)

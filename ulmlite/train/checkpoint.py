@@ -1,0 +1,151 @@
+"""Checkpoints without pickle: tensors in safetensors files, everything else in JSON, written into a
+temporary folder (files fsynced) that is renamed over the old checkpoint only when complete.
+
+A checkpoint folder holds:
+  model.safetensors       the model's weights (tied weights stored once)
+  optimizer.safetensors   the optimizer's per-parameter tensors (Adam's moments, step counts)
+  checkpoint.json         epoch, step, schedule position, RNG states, optimizer hyper-parameters,
+                          a manifest of the weights' names, shapes and dtypes, and anything the
+                          caller adds (config, vocabulary hash)
+"""
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, load_model, save_file, save_model
+
+FORMAT = "ulmlite-checkpoint-1"
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
+    state = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for index, values in state["state"].items():
+        for key, value in values.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{index}.{key}"] = value.detach().contiguous().cpu()
+            else:
+                scalars[f"{index}.{key}"] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict, meta: dict) -> None:
+    state: dict[int, dict] = {}
+    for name, value in tensors.items():
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = value
+    for name, value in meta["scalars"].items():
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = value
+    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+def manifest(model: torch.nn.Module) -> dict:
+    return {name: {"shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", "")}
+            for name, t in model.state_dict().items()}
+
+
+def save_checkpoint(folder: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None,
+                    **info) -> Path:
+    """Write a checkpoint atomically; `info` (JSON-serializable) is stored in checkpoint.json."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    try:
+        save_model(model, str(tmp / "model.safetensors"))
+        meta = {"format": FORMAT, "manifest": manifest(model), **info}
+        if optimizer is not None:
+            tensors, meta["optimizer"] = _optimizer_tensors(optimizer)
+            save_file(tensors, str(tmp / "optimizer.safetensors"))
+        (tmp / "checkpoint.json").write_text(json.dumps(meta, indent=1))
+        for file in tmp.iterdir():
+            _fsync(file)
+        if folder.exists():  # swap: the old checkpoint is removed only after the new one is complete
+            old = folder.with_name(f".{folder.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(folder, old)
+            os.replace(tmp, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def load_checkpoint(folder: str | Path, model: torch.nn.Module,
+                    optimizer: torch.optim.Optimizer | None = None) -> dict:
+    """Load weights (and the optimizer's state) and return checkpoint.json. A checkpoint for
+    another model raises ValueError naming the first difference."""
+    folder = Path(folder)
+    meta_path = folder / "checkpoint.json"
+    if not meta_path.exists():
+        raise ValueError(f"{folder} is not a ulmlite checkpoint (no checkpoint.json)")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{meta_path} is corrupt: {err}") from None
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{folder}: unknown checkpoint format {meta.get('format')!r}")
+    expected = manifest(model)
+    for name, spec in meta["manifest"].items():
+        if name not in expected:
+            raise ValueError(f"{folder}: the checkpoint has {name!r}, which this model lacks")
+        if spec != expected[name]:
+            raise ValueError(f"{folder}: {name} is {spec['shape']} {spec['dtype']} in the checkpoint, "
+                             f"{expected[name]['shape']} {expected[name]['dtype']} in the model")
+    missing = sorted(set(expected) - set(meta["manifest"]))
+    if missing:
+        raise ValueError(f"{folder}: the checkpoint lacks {missing[:3]}")
+    try:
+        load_model(model, str(folder / "model.safetensors"))
+    except Exception as err:  # safetensors raises several types for a damaged file
+        raise ValueError(f"{folder}/model.safetensors cannot be read: {err}") from None
+    if optimizer is not None and "optimizer" in meta:
+        _restore_optimizer(optimizer, load_file(str(folder / "optimizer.safetensors")), meta["optimizer"])
+    return meta
+
+
+def rng_state(loader_rng: np.random.Generator | None = None) -> dict:
+    state = {"torch": torch.get_rng_state().tolist()}
+    if loader_rng is not None:
+        state["numpy"] = loader_rng.bit_generator.state
+    return state
+
+
+def set_rng_state(state: dict, loader_rng: np.random.Generator | None = None) -> None:
+    torch.set_rng_state(torch.tensor(state["torch"], dtype=torch.uint8))
+    if loader_rng is not None and "numpy" in state:
+        loader_rng.bit_generator.state = state["numpy"]
+
+
+def save_encoder(path: str | Path, model: torch.nn.Module) -> Path:
+    """The encoder alone (embedding + LSTMs), to start a classifier from a fine-tuned LM."""
+    encoder = model.encoder
+    encoder = getattr(encoder, "encoder", encoder) if not hasattr(encoder, "rnns") else encoder
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_model(encoder, str(tmp))
+    _fsync(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_encoder(path: str | Path, model: torch.nn.Module) -> None:
+    encoder = model.encoder
+    encoder = getattr(encoder, "encoder", encoder) if not hasattr(encoder, "rnns") else encoder
+    try:
+        load_model(encoder, str(path))
+    except Exception as err:
+        raise ValueError(f"{path} does not fit this model's encoder: {str(err).splitlines()[0]}") from None
