@@ -64,6 +64,15 @@ def all_reduce_sums(values: list[float]) -> list[float]:
     return t.tolist()
 
 
+def min_over_ranks(value: int) -> int:
+    """Every rank must run the same number of steps (each step all-reduces the gradients)."""
+    if not active():
+        return value
+    t = torch.tensor([value], dtype=torch.int64)
+    tdist.all_reduce(t, op=tdist.ReduceOp.MIN)
+    return int(t.item())
+
+
 def barrier() -> None:
     if active():
         tdist.barrier()

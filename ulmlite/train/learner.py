@@ -7,6 +7,7 @@ two named points (after each batch, after each epoch).
 """
 
 import copy
+import itertools
 import math
 import time
 from collections.abc import Callable
@@ -166,7 +167,7 @@ class Learner:
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {sorted(SCHEDULES)}, got {schedule!r}")
         base_lrs = self.discriminative_lrs(lr)
-        steps_per_epoch = len(self.train_data)
+        steps_per_epoch = dist.min_over_ranks(len(self.train_data))
         total = epochs * steps_per_epoch
         plan = SCHEDULES[schedule](lr_max=1.0, total=total, **schedule_args)
         spec = {"epochs": epochs, "lr": base_lrs, "schedule": schedule, "args": schedule_args,
@@ -179,8 +180,9 @@ class Learner:
         for epoch in range(start_epoch, epochs):
             self._reset()
             start, losses = time.perf_counter(), []
-            bar = tqdm(self.train_data, desc=f"epoch {epoch + 1}/{epochs}", leave=False,
-                       disable=not self.progress or not dist.is_main())
+            batches = iter(self.train_data)
+            bar = tqdm(itertools.islice(batches, steps_per_epoch), total=steps_per_epoch, leave=False,
+                       desc=f"epoch {epoch + 1}/{epochs}", disable=not self.progress or not dist.is_main())
             for x, y in bar:
                 multiplier, momentum = plan(self.step)
                 loss = self.train_batch(x, y, [b * multiplier for b in base_lrs], momentum)
@@ -189,6 +191,8 @@ class Learner:
                 bar.set_postfix(loss=f"{loss:.3f}")
                 for hook in self.hooks.after_batch:
                     hook(self, loss)
+            for _ in batches:  # a rank with more batches skips them, so the loader finishes its epoch
+                pass
             train_loss = dist.all_reduce_sums([sum(losses), len(losses)])
             metrics = {"epoch": epoch + 1, "train_loss": train_loss[0] / max(train_loss[1], 1)}
             if self.valid_data is not None:
