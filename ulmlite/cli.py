@@ -5,6 +5,10 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
+from ulmlite._util import first_line
+
 
 def _data(args) -> None:
     from ulmlite.text import fetch
@@ -50,6 +54,207 @@ def _tokenize(args) -> None:
           f"unknown {unk:.2%} -> {out}")
 
 
+def _texts(paths: list[str], fmt: str, text_cols: list[str], label_col: str | None = None, classes=None):
+    """Documents (and labels) from files: csv (text and label columns), lines (one document per
+    line) or plain (documents separated by form-feed lines)."""
+    from ulmlite.text import PlainTextCorpus, read_csv
+
+    docs, labels, found = [], [], classes
+    for path in paths:
+        if fmt == "csv":
+            data = read_csv(path, label_col=label_col, text_cols=tuple(text_cols), classes=found)
+            if label_col:
+                found = found or data.classes
+                labels += data.labels.tolist()
+            docs += data.docs
+        elif fmt == "lines":
+            lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+            docs += [line for line in lines if line.strip()]
+        else:
+            docs += list(PlainTextCorpus(path))
+    if not docs:
+        raise ValueError(f"no documents in {', '.join(paths)}")
+    return docs, (np.asarray(labels) if label_col else None), found
+
+
+def _recipe(args):
+    from dataclasses import replace
+
+    from ulmlite.ulmfit import Recipe
+
+    recipe = Recipe() if args.recipe == "lesson" else Recipe.small()
+    config = recipe.config
+    for name in ("emb_size", "hidden_size", "n_layers", "backend"):
+        if getattr(args, name, None) is not None:
+            config = replace(config, **{name: getattr(args, name)})
+    changes = {k: getattr(args, k) for k in ("max_vocab", "bptt", "lm_bs", "clf_bs", "pretrain_epochs", "lm_epochs",
+                                             "clf_epochs", "pretrain_lr", "lm_lr", "clf_lr")
+               if getattr(args, k, None) is not None}
+    return replace(recipe, config=config, mixed_precision=args.bf16, **changes)
+
+
+def _split_stream(ids, valid_fraction=0.05):
+    cut = int(len(ids) * (1 - valid_fraction))
+    return ids[:cut], ids[cut:]
+
+
+def _pretrain(args) -> None:
+    from ulmlite import ulmfit
+    from ulmlite.text import Tokenizer, Vocab
+
+    recipe = _recipe(args)
+    docs, _, _ = _texts(args.corpus, args.format, args.text_cols)
+    tokens = Tokenizer().corpus(docs, name="pretraining corpus")
+    vocab = Vocab.from_corpus(tokens, recipe.max_vocab, recipe.min_freq)
+    ids = ulmfit.language_model_ids(tokens, vocab)[: args.max_tokens]
+    train, valid = _split_stream(ids)
+    _, history = ulmfit.pretrain(train, valid, vocab, recipe, args.out, backwards=args.backwards, seed=args.seed)
+    print(f"pretrained on {len(train)} tokens; valid perplexity {history[-1]['perplexity']:.1f} -> {args.out}")
+
+
+def _finetune_lm(args) -> None:
+    from ulmlite import ulmfit
+    from ulmlite.text import Tokenizer, Vocab
+
+    recipe = _recipe(args)
+    docs, _, _ = _texts(args.train, args.format, args.text_cols)
+    tokens = Tokenizer().corpus(docs, name="in-domain text")
+    vocab = Vocab.from_corpus(tokens, recipe.max_vocab, recipe.min_freq)
+    ids = ulmfit.language_model_ids(tokens, vocab)
+    train, valid = _split_stream(ids)
+    _, history = ulmfit.finetune_lm(args.pretrained, train, valid, vocab, recipe, args.out,
+                                    backwards=args.backwards, seed=args.seed)
+    print(f"fine-tuned on {len(train)} tokens; valid perplexity {history[-1]['perplexity']:.1f} -> {args.out}")
+
+
+def _labelled(args, path, vocab, classes=None, backwards=False):
+    from ulmlite import ulmfit
+    from ulmlite.text import Tokenizer
+
+    docs, labels, classes = _texts([path], "csv", args.text_cols, args.label_col, classes)
+    tokens = Tokenizer().corpus(docs, name=Path(path).name)
+    return ulmfit.classifier_corpus(tokens, vocab, labels, backwards), classes
+
+
+def _train_classifier(args) -> None:
+    from ulmlite import ulmfit
+
+    recipe = _recipe(args)
+    _, vocab, meta = ulmfit.load_model_dir(args.lm)
+    if meta["kind"] != "lm":
+        raise ValueError(f"{args.lm} is a {meta['kind']}, not a language model")
+    train, classes = _labelled(args, args.train, vocab, backwards=args.backwards)
+    valid, _ = _labelled(args, args.valid, vocab, classes, backwards=args.backwards)
+    _, history = ulmfit.train_classifier(args.lm, train, valid, classes, recipe, args.out,
+                                         backwards=args.backwards, seed=args.seed)
+    print(f"classifier: valid accuracy {history[-1]['accuracy']:.4f} -> {args.out}")
+
+
+def _load_classifier(folder):
+    from ulmlite import ulmfit
+
+    model, vocab, meta = ulmfit.load_model_dir(folder)
+    if meta["kind"] != "classifier":
+        raise ValueError(f"{folder} is a {meta['kind']}, not a classifier")
+    return model, vocab, meta
+
+
+def _probabilities(args, folders):
+    """Averaged class probabilities of one or more classifiers (a forward + backward ensemble)."""
+    from ulmlite import ulmfit
+    from ulmlite.text import Tokenizer
+
+    total, labels, classes = None, None, None
+    for folder in folders:
+        model, vocab, meta = _load_classifier(folder)
+        if classes is not None and meta["classes"] != classes:
+            raise ValueError(f"{folder} predicts {meta['classes']}, the first model {classes}")
+        classes = meta["classes"]
+        if args.text is not None:
+            docs, labels = [args.text], None
+        else:
+            docs, labels, _ = _texts([args.csv], "csv", args.text_cols, getattr(args, "label_col", None) or None,
+                                     classes)
+        tokens = Tokenizer(progress=False).corpus(docs, cache=False)
+        corpus = ulmfit.classifier_corpus(tokens, vocab, labels, backwards=meta.get("backwards", False))
+        probs = ulmfit.predict_proba(model, corpus)
+        total = probs if total is None else total + probs
+    return total / len(folders), labels, classes
+
+
+def _predict(args) -> None:
+    import csv
+
+    if (args.text is None) == (args.csv is None):
+        raise ValueError("give --text or --csv")
+    probs, _, classes = _probabilities(args, [args.model] + ([args.backward] if args.backward else []))
+    if args.text is not None:
+        print(classes[int(probs[0].argmax())], " ".join(f"{c}={p:.4f}" for c, p in zip(classes, probs[0], strict=True)))
+        return
+    out = open(args.out, "w", newline="") if args.out else sys.stdout
+    writer = csv.writer(out)
+    writer.writerow(["prediction", *classes])
+    for row in probs:
+        writer.writerow([classes[int(row.argmax())], *(f"{p:.6f}" for p in row)])
+    if args.out:
+        out.close()
+        print(f"{len(probs)} predictions -> {args.out}")
+
+
+def _evaluate(args) -> None:
+    from ulmlite import ulmfit
+
+    args.text = None
+    folders = [args.model] + ([args.backward] if args.backward else [])
+    probs, labels, classes = _probabilities(args, folders)
+    if labels is None or not len(labels):
+        raise ValueError(f"{args.csv} has no labels to evaluate against")
+    predictions = probs.argmax(1)
+    matrix = ulmfit.confusion_matrix(labels, predictions, len(classes))
+    print(f"accuracy {(predictions == labels).mean():.4f} on {len(labels)} documents"
+          + (" (forward + backward ensemble)" if args.backward else ""))
+    width = max(len(c) for c in classes) + 2
+    print("true \\ predicted".ljust(width + 6) + "".join(c.rjust(width) for c in classes))
+    for c, row in zip(classes, matrix, strict=True):
+        print(c.ljust(width + 6) + "".join(str(n).rjust(width) for n in row))
+
+
+def _generate(args) -> None:
+    from ulmlite import ulmfit
+    from ulmlite.generate import detokenize, generate
+
+    model, vocab, meta = ulmfit.load_model_dir(args.model)
+    if meta["kind"] != "lm":
+        raise ValueError(f"{args.model} is a {meta['kind']}, not a language model")
+    tokens = generate(model, vocab, args.prompt, args.n, args.temperature, args.top_k, not args.allow_unk, args.seed)
+    print(args.prompt + " " + detokenize(tokens))
+
+
+def _convert(args) -> None:
+    from ulmlite.pretrained import convert_fastai
+    from ulmlite.ulmfit import save_model_dir
+
+    model, vocab = convert_fastai(args.weights, args.itos)
+    save_model_dir(args.out, model, vocab, "lm", source=str(args.weights))
+    c = model.config
+    print(f"converted: vocabulary {len(vocab)}, embedding {c.emb_size}, hidden {c.hidden_size}, "
+          f"{c.n_layers} layers -> {args.out}")
+
+
+def _add_recipe_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--recipe", choices=["small", "lesson"], default="small",
+                   help="small: CPU-sized (default); lesson: emb 400, hidden 1150, 3 layers, 60k vocabulary, "
+                        "the lesson's rates and epochs (for a GPU)")
+    for flag, kind in (("emb-size", int), ("hidden-size", int), ("n-layers", int), ("max-vocab", int), ("bptt", int),
+                       ("lm-bs", int), ("clf-bs", int), ("pretrain-epochs", int), ("lm-epochs", int),
+                       ("clf-epochs", int), ("pretrain-lr", float), ("lm-lr", float), ("clf-lr", float)):
+        p.add_argument(f"--{flag}", type=kind, default=None, help="override the recipe's value")
+    p.add_argument("--backend", choices=["python", "torch", "fused", "auto"], default=None)
+    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
+    p.add_argument("--backwards", action="store_true", help="read right to left (for a backward model)")
+    p.add_argument("--seed", type=int, default=0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ulmlite", description="ULMFiT rebuilt from scratch.")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
@@ -79,6 +284,66 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--cache-dir", default=None)
     tok.add_argument("--no-cache", action="store_true")
     tok.set_defaults(run=_tokenize)
+
+    text_flags = argparse.ArgumentParser(add_help=False)
+    text_flags.add_argument("--format", choices=["plain", "lines", "csv"], default="plain",
+                            help="plain: documents separated by form-feed lines; lines: one per line; csv")
+    text_flags.add_argument("--text-cols", nargs="+", default=["text"], help="csv: the text column(s)")
+
+    pre = commands.add_parser("pretrain", parents=[text_flags], help="pretrain a language model on a general corpus")
+    pre.add_argument("corpus", nargs="+")
+    pre.add_argument("--out", required=True)
+    pre.add_argument("--max-tokens", type=int, default=None, help="use at most this many tokens")
+    _add_recipe_flags(pre)
+    pre.set_defaults(run=_pretrain)
+
+    fine = commands.add_parser("finetune-lm", parents=[text_flags],
+                               help="fine-tune a pretrained language model on in-domain text")
+    fine.add_argument("pretrained", help="a language-model folder (from pretrain or convert-fastai)")
+    fine.add_argument("train", nargs="+", help="in-domain text files")
+    fine.add_argument("--out", required=True)
+    _add_recipe_flags(fine)
+    fine.set_defaults(run=_finetune_lm)
+
+    clf = commands.add_parser("train-classifier", help="train the classifier with gradual unfreezing")
+    clf.add_argument("lm", help="the fine-tuned language-model folder")
+    clf.add_argument("--train", required=True, help="CSV with a label column and text column(s)")
+    clf.add_argument("--valid", required=True, help="CSV, same columns")
+    clf.add_argument("--out", required=True)
+    clf.add_argument("--label-col", default="label")
+    clf.add_argument("--text-cols", nargs="+", default=["text"])
+    _add_recipe_flags(clf)
+    clf.set_defaults(run=_train_classifier)
+
+    for name, helptext in (("predict", "label a text or a CSV"), ("evaluate", "accuracy and confusion matrix")):
+        p = commands.add_parser(name, help=helptext)
+        p.add_argument("model", help="a classifier folder")
+        p.add_argument("--backward", help="a backward classifier: average the two (an ensemble)")
+        p.add_argument("--csv", required=name == "evaluate")
+        p.add_argument("--text-cols", nargs="+", default=["text"])
+        if name == "predict":
+            p.add_argument("--text")
+            p.add_argument("--out", help="write the CSV's predictions here")
+            p.set_defaults(run=_predict)
+        else:
+            p.add_argument("--label-col", default="label")
+            p.set_defaults(run=_evaluate)
+
+    gen = commands.add_parser("generate", help="sample text from a language model")
+    gen.add_argument("model", help="a language-model folder")
+    gen.add_argument("--prompt", default="")
+    gen.add_argument("-n", type=int, default=50, help="tokens to generate")
+    gen.add_argument("--temperature", type=float, default=0.8)
+    gen.add_argument("--top-k", type=int, default=40)
+    gen.add_argument("--allow-unk", action="store_true", help="allow _unk_ in the output")
+    gen.add_argument("--seed", type=int, default=None)
+    gen.set_defaults(run=_generate)
+
+    conv = commands.add_parser("convert-fastai", help="fastai v0.7 / v1 language-model weights -> ulmlite")
+    conv.add_argument("weights", help="fwd_wt103.h5 (v0.7) or a .pth (v1): a state dict")
+    conv.add_argument("itos", help="itos_wt103.pkl / itos.pkl")
+    conv.add_argument("--out", required=True)
+    conv.set_defaults(run=_convert)
     return parser
 
 
@@ -92,8 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # one line for the user; --debug for the traceback
         if args.debug:
             raise
-        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        print(f"ulmlite {args.command}: error: {message}", file=sys.stderr)
+        print(f"ulmlite {args.command}: error: {first_line(err)}", file=sys.stderr)
         return 1
     return 0
 

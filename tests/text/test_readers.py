@@ -76,3 +76,10 @@ def test_plain_text_documents(tmp_path):
     assert list(PlainTextCorpus(path)) == list(PlainTextCorpus(path))  # re-iterable
     with pytest.raises(ValueError, match="no such file"):
         PlainTextCorpus(tmp_path / "missing.txt")
+
+
+def test_csv_fields_with_line_breaks(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_bytes('label,text\npos,"two\nlines"\nneg,"odd\u2028separator\rhere"\n'.encode())
+    data = read_csv(path)
+    assert data.docs == ["two\nlines", "odd\u2028separator\rhere"]

@@ -72,6 +72,8 @@ class ClassifierLoader:
     def __init__(self, corpus, bs: int, train: bool, seed: int | None = None, pad_id: int = 1):
         if corpus.labels is None:
             raise ValueError("ClassifierLoader needs a corpus with labels")
+        if len(corpus) == 0:
+            raise ValueError("ClassifierLoader got an empty corpus")
         if bs < 1:
             raise ValueError(f"bs must be positive, got {bs}")
         self.corpus, self.bs, self.pad_id, self.train = corpus, bs, pad_id, train
@@ -84,8 +86,12 @@ class ClassifierLoader:
     def __iter__(self):
         order = list(self.sampler)
         for i in range(0, len(order), self.bs):
-            batch = order[i : i + self.bs]
-            yield pad_collate([(self.corpus.doc(k), self.corpus.labels[k]) for k in batch], self.pad_id)
+            yield self.collate(self.corpus, order[i : i + self.bs], self.pad_id)
+
+    @staticmethod
+    def collate(corpus, batch, pad_id: int = 1):
+        labels = corpus.labels if corpus.labels is not None else np.zeros(len(corpus), dtype=np.int64)
+        return pad_collate([(corpus.doc(k), labels[k]) for k in batch], pad_id)
 
     def state_dict(self) -> dict:
         return {"rng": self.sampler.rng.bit_generator.state} if self.train else {}

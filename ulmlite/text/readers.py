@@ -10,6 +10,7 @@ Bad input is handled in one documented way everywhere:
 """
 
 import csv
+import io
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -77,7 +78,7 @@ def read_csv(path: str | Path, label_col: str | None = "label", text_cols: tuple
     `xfld 1`, `xfld 2` ...). `classes` fixes the label order (give the training set's classes when
     reading its validation and test sets); by default the sorted distinct labels."""
     path = Path(path)
-    rows = csv.DictReader(_read_text(path).splitlines(keepends=True))
+    rows = csv.DictReader(io.StringIO(_read_text(path), newline=""))  # quoted fields may hold any line break
     if rows.fieldnames is None:
         raise ValueError(f"{path}: empty file, expected a header row")
     wanted = ([label_col] if label_col else []) + list(text_cols)

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 
+from ulmlite._util import first_line
+
 FORMAT = "ulmlite-checkpoint-1"
 
 
@@ -148,4 +150,4 @@ def load_encoder(path: str | Path, model: torch.nn.Module) -> None:
     try:
         load_model(encoder, str(path))
     except Exception as err:
-        raise ValueError(f"{path} does not fit this model's encoder: {str(err).splitlines()[0]}") from None
+        raise ValueError(f"{path} does not fit this model's encoder: {first_line(err)}") from None

@@ -1,0 +1,113 @@
+"""The `ulmlite` command end to end on a tiny corpus, and its errors on bad input."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ulmlite.cli import main
+
+WORDS = "the a film movie was is good bad great awful plot actor story scene fun dull".split()
+TINY = ["--emb-size", "8", "--hidden-size", "16", "--n-layers", "2", "--max-vocab", "200", "--bptt", "12",
+        "--lm-bs", "8", "--clf-bs", "16", "--pretrain-epochs", "1", "--lm-epochs", "1", "--clf-epochs", "1"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    import numpy as np
+
+    root = tmp_path_factory.mktemp("cli")
+    rng = np.random.default_rng(0)
+    general = "\n\f\n".join(" ".join(rng.choice(WORDS, 60)) + " ." for _ in range(60))
+    (root / "general.txt").write_text(general)
+    for split, n in (("train", 120), ("valid", 40), ("test", 40)):
+        with open(root / f"{split}.csv", "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["label", "text"])
+            for k in range(n):
+                label = "pos" if k % 2 else "neg"
+                word = "great" if label == "pos" else "awful"
+                writer.writerow([label, " ".join(rng.choice(WORDS, 8)) + f" {word} {word} ."])
+    return root
+
+
+def run(*argv):
+    assert main([str(a) for a in argv]) == 0
+
+
+def test_the_whole_recipe_from_the_command_line(corpus, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ULMLITE_CACHE", str(tmp_path / "cache"))
+    run("pretrain", corpus / "general.txt", "--out", tmp_path / "pre", *TINY)
+    assert json.loads((tmp_path / "pre" / "checkpoint.json").read_text())["kind"] == "lm"
+    run("finetune-lm", tmp_path / "pre", corpus / "train.csv", "--format", "csv", "--out", tmp_path / "lm", *TINY)
+    run("train-classifier", tmp_path / "lm", "--train", corpus / "train.csv", "--valid", corpus / "valid.csv",
+        "--out", tmp_path / "clf", *TINY, "--clf-lr", "0.03")
+    for flag in ([], ["--backwards"]):
+        name = "lm_bwd" if flag else "lm"
+        if flag:
+            run("finetune-lm", tmp_path / "pre", corpus / "train.csv", "--format", "csv", "--out", tmp_path / name,
+                *TINY, *flag)
+            run("train-classifier", tmp_path / name, "--train", corpus / "train.csv", "--valid", corpus / "valid.csv",
+                "--out", tmp_path / "clf_bwd", *TINY, *flag, "--clf-lr", "0.03")
+    capsys.readouterr()
+    run("predict", tmp_path / "clf", "--text", "the film was great great .")
+    label, *probs = capsys.readouterr().out.split()
+    assert label in ("neg", "pos") and abs(sum(float(p.split("=")[1]) for p in probs) - 1) < 1e-3
+    run("predict", tmp_path / "clf", "--csv", corpus / "test.csv", "--out", tmp_path / "pred.csv")
+    rows = list(csv.reader(open(tmp_path / "pred.csv")))
+    assert rows[0] == ["prediction", "neg", "pos"] and len(rows) == 41
+    capsys.readouterr()
+    run("evaluate", tmp_path / "clf", "--csv", corpus / "test.csv", "--backward", tmp_path / "clf_bwd")
+    out = capsys.readouterr().out
+    assert "accuracy" in out and "forward + backward ensemble" in out and "pos" in out
+    accuracy = float(out.split()[1])
+    assert 0.0 <= accuracy <= 1.0
+    run("generate", tmp_path / "lm", "--prompt", "the film", "-n", "10", "--seed", "1")
+    first = capsys.readouterr().out
+    run("generate", tmp_path / "lm", "--prompt", "the film", "-n", "10", "--seed", "1")
+    assert capsys.readouterr().out == first and "_unk_" not in first
+
+
+def cli(*argv):
+    return subprocess.run([sys.executable, "-m", "ulmlite.cli", *map(str, argv)], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["predict", "{tmp}/nowhere", "--text", "hi"], "not a ulmlite model folder"),
+    (["evaluate", "{tmp}/nowhere", "--csv", "{tmp}/x.csv"], "not a ulmlite model folder"),
+    (["tokenize", "{tmp}/empty.csv", "--format", "csv", "--out", "{tmp}/o"], "empty file"),
+    (["tokenize", "{tmp}/unlabelled.csv", "--format", "csv", "--out", "{tmp}/o"], r"no column\(s\) \['label'\]"),
+    (["tokenize", "{tmp}/unlabelled.csv", "--format", "csv", "--text-cols", "body", "--label-col", "", "--out",
+      "{tmp}/o"], r"no column\(s\) \['body'\]"),
+    (["convert-fastai", "{tmp}/empty.csv", "{tmp}/empty.csv", "--out", "{tmp}/o"], "not a readable PyTorch"),
+])
+def test_bad_input_gives_one_line_and_non_zero_exit(tmp_path, argv, message):
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "unlabelled.csv").write_text("text\nhello\n")
+    result = cli(*[a.format(tmp=tmp_path) for a in argv])
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ulmlite ") and "error" in lines[0], result.stderr
+    import re
+
+    assert re.search(message, lines[0]), lines[0]
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = cli("--debug", "predict", tmp_path / "nowhere", "--text", "x")
+    assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_mismatched_checkpoint(tmp_path, corpus, monkeypatch):
+    """A model folder whose weights were replaced by another architecture's."""
+    monkeypatch.setenv("ULMLITE_CACHE", str(tmp_path / "cache"))
+    run("pretrain", corpus / "general.txt", "--out", tmp_path / "a", *TINY)
+    run("pretrain", corpus / "general.txt", "--out", tmp_path / "b", *TINY[:2], "--hidden-size", "20", *TINY[4:])
+    (tmp_path / "a" / "model.safetensors").write_bytes((tmp_path / "b" / "model.safetensors").read_bytes())
+    result = cli("generate", tmp_path / "a", "--prompt", "the")
+    assert result.returncode != 0
+    (tmp_path / "b" / "model.safetensors").write_bytes(b"\x00" * 10)
+    result2 = cli("generate", tmp_path / "b", "--prompt", "the")
+    assert result2.returncode != 0 and len(result2.stderr.strip().splitlines()) == 1, result2.stderr

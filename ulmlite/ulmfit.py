@@ -1,0 +1,194 @@
+"""The ULMFiT recipe (Howard & Ruder 2018; fast.ai 2018 lesson 10), step by step:
+
+1. pretrain      a language model on a general corpus (the paper: WikiText-103);
+2. finetune_lm   it on the target domain's text: vocabulary mapping, the last layer group first,
+                 then all, with discriminative rates and slanted triangular rates;
+3. train_classifier  on the labels: the fine-tuned encoder + a concat-pooling head, gradual
+                 unfreezing (last group, last two, all), discriminative rates, STLR;
+plus predict / evaluate, with a forward + backward ensemble.
+
+A trained model lives in a folder (a ulmlite checkpoint) whose checkpoint.json carries its kind,
+its AWDLSTMConfig, its vocabulary and (for a classifier) its classes, so every command can rebuild it.
+"""
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ulmlite.data import ClassifierLoader, LanguageModelLoader
+from ulmlite.nn import AWDLSTMConfig, LanguageModel, TextClassifier
+from ulmlite.pretrained import map_vocab
+from ulmlite.text import NumericCorpus, Tokenizer, Vocab
+from ulmlite.train import Learner, load_checkpoint, save_checkpoint
+
+# --- model folders ------------------------------------------------------------------------------
+
+
+def vocab_sha256(vocab: Vocab) -> str:
+    return hashlib.sha256("\n".join(vocab.itos).encode()).hexdigest()
+
+
+def save_model_dir(folder, model, vocab: Vocab, kind: str, classes: list[str] | None = None, **info) -> Path:
+    return save_checkpoint(folder, model, kind=kind, config=asdict(model.config), vocab=vocab.itos,
+                           vocab_sha256=vocab_sha256(vocab), classes=classes, **info)
+
+
+def load_model_dir(folder, backend: str | None = None):
+    """(model, vocab, meta) from a folder written by save_model_dir, in eval mode."""
+    meta_path = Path(folder) / "checkpoint.json"
+    try:
+        meta = json.loads(meta_path.read_text())
+        kind, config = meta["kind"], AWDLSTMConfig(**meta["config"])
+        vocab = Vocab(meta["vocab"])
+    except FileNotFoundError:
+        raise ValueError(f"{folder} is not a ulmlite model folder (no checkpoint.json)") from None
+    except (KeyError, TypeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{meta_path} is not a ulmlite model description: {err}") from None
+    if vocab_sha256(vocab) != meta.get("vocab_sha256"):
+        raise ValueError(f"{folder}: the vocabulary does not match its recorded hash")
+    if backend:
+        config = replace(config, backend=backend)
+    if kind == "lm":
+        model = LanguageModel(config)
+    elif kind == "classifier":
+        model = TextClassifier(config, len(meta["classes"]), **meta.get("classifier", {}))
+    else:
+        raise ValueError(f"{folder}: unknown model kind {kind!r}")
+    load_checkpoint(folder, model)
+    return model.eval(), vocab, meta
+
+
+# --- data -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Sizes and rates. Defaults: the lesson's (ULMFiT on IMDB with WT103 weights). `small()` is
+    the CPU-sized variant the demo uses."""
+
+    config: AWDLSTMConfig = AWDLSTMConfig()
+    max_vocab: int = 60000  # lesson: 60k most frequent
+    min_freq: int = 2  # lesson: counts > 2
+    bptt: int = 70  # lesson
+    lm_bs: int = 52  # lesson: bs = 52
+    pretrain_epochs: int = 1
+    pretrain_lr: float = 3e-3
+    lm_lr: float = 1e-3  # lesson: lr = 1e-3, lrs = lr (the LM uses one rate for all groups)
+    lm_last_epochs: int = 1  # lesson: freeze_to(-1), 1 epoch at lr/2, use_clr=(32, 2)
+    lm_epochs: int = 15  # lesson: cycle_len=15, use_clr=(20, 10)
+    clf_bs: int = 48  # lesson: bs = 48
+    clf_lr: float = 3e-3  # lesson: lr = 3e-3, lrm = 2.6
+    clf_epochs: int = 14  # lesson: the last stage, cycle_len=14, use_clr=(32, 10)
+    wd: float = 1e-7  # lesson: wd = 1e-7
+    mixed_precision: bool = False
+
+    @classmethod
+    def small(cls) -> "Recipe":
+        config = AWDLSTMConfig(emb_size=100, hidden_size=384, n_layers=3)
+        return cls(config=config, max_vocab=20000, lm_bs=64, pretrain_epochs=1, pretrain_lr=5e-3, lm_lr=3e-3,
+                   lm_epochs=2, clf_bs=64, clf_lr=1e-2, clf_epochs=3)
+
+
+def tokenize_texts(texts, tokenizer: Tokenizer | None = None, name: str = "corpus"):
+    return (tokenizer or Tokenizer()).corpus(texts, name=name)
+
+
+def language_model_ids(corpus_tokens, vocab: Vocab, backwards: bool = False) -> np.ndarray:
+    return np.asarray(vocab.numericalize_corpus(corpus_tokens).ids)
+
+
+def classifier_corpus(tokens, vocab: Vocab, labels, backwards: bool = False) -> NumericCorpus:
+    numbers = vocab.numericalize_corpus(tokens, labels)
+    if backwards:  # each document reversed on its own (the backward model reads right to left)
+        ids = np.concatenate([numbers.doc(k)[::-1] for k in range(len(numbers))]) if len(numbers) else numbers.ids
+        numbers = NumericCorpus(ids.astype(np.int32), numbers.offsets, numbers.labels)
+    return numbers
+
+
+# --- the three steps ----------------------------------------------------------------------------
+
+
+def pretrain(train_ids, valid_ids, vocab: Vocab, recipe: Recipe, out, backwards=False, seed=0, progress=True):
+    torch.manual_seed(seed)
+    model = LanguageModel(replace(recipe.config, vocab_size=len(vocab)))
+    learn = Learner(model, LanguageModelLoader(train_ids, recipe.lm_bs, recipe.bptt, backwards, seed),
+                    LanguageModelLoader(valid_ids, recipe.lm_bs, recipe.bptt, backwards, seed + 1),
+                    weight_decay=recipe.wd, mixed_precision=recipe.mixed_precision, progress=progress)
+    history = learn.fit(recipe.pretrain_epochs, recipe.pretrain_lr, schedule="stlr",
+                        checkpoint_dir=str(Path(out) / "training"))
+    save_model_dir(out, model, vocab, "lm", history=history, backwards=backwards)
+    return model, history
+
+
+def finetune_lm(pretrained, train_ids, valid_ids, vocab: Vocab, recipe: Recipe, out, backwards=False, seed=0,
+                progress=True):
+    """`pretrained` is a model folder; its embedding is mapped onto `vocab` first."""
+    old_model, old_vocab, _ = load_model_dir(pretrained)
+    torch.manual_seed(seed)
+    model = LanguageModel(replace(old_model.config, vocab_size=len(vocab), backend=recipe.config.backend))
+    embedding_keys = ("encoder.encoder.", "encoder.encoder_dp.", "decoder.")  # one matrix, three names
+    state = {k: v for k, v in old_model.state_dict().items() if not k.startswith(embedding_keys)}
+    model.load_state_dict(state, strict=False)
+    with torch.no_grad():  # embedding, its dropout copy and the tied decoder are one matrix
+        model.encoder.encoder.weight.copy_(map_vocab(old_model.encoder.encoder.weight, old_vocab, vocab))
+    learn = Learner(model, LanguageModelLoader(train_ids, recipe.lm_bs, recipe.bptt, backwards, seed),
+                    LanguageModelLoader(valid_ids, recipe.lm_bs, recipe.bptt, backwards, seed + 1),
+                    weight_decay=recipe.wd, mixed_precision=recipe.mixed_precision, progress=progress)
+    n = len(learn.groups)
+    history = []
+    learn.freeze_to(-1)  # lesson: the new embedding rows first
+    history += learn.fit(recipe.lm_last_epochs, [recipe.lm_lr / 2] * n, schedule="stlr", cut_frac=0.5, ratio=32)
+    learn.unfreeze()
+    history += learn.fit(recipe.lm_epochs, [recipe.lm_lr] * n, schedule="stlr", cut_frac=0.1, ratio=20)
+    save_model_dir(out, model, vocab, "lm", history=history, backwards=backwards)
+    return model, history
+
+
+def train_classifier(lm_dir, train: NumericCorpus, valid: NumericCorpus, classes: list[str], recipe: Recipe, out,
+                     backwards=False, seed=0, progress=True, pretrained_encoder=True, schedule=None):
+    """Gradual unfreezing with discriminative rates and STLR, the lesson's three stages."""
+    lm, vocab, _ = load_model_dir(lm_dir)
+    torch.manual_seed(seed)
+    config = AWDLSTMConfig.classifier(**{k: v for k, v in asdict(lm.config).items()
+                                         if k in ("vocab_size", "emb_size", "hidden_size", "n_layers", "pad_id")},
+                                      backend=recipe.config.backend)
+    model = TextClassifier(config, len(classes), bptt=recipe.bptt)
+    if pretrained_encoder:
+        model.encoder.encoder.load_state_dict(lm.encoder.state_dict())
+    learn = Learner(model, ClassifierLoader(train, recipe.clf_bs, train=True, seed=seed),
+                    ClassifierLoader(valid, recipe.clf_bs, train=False), task="classifier",
+                    weight_decay=recipe.wd, mixed_precision=recipe.mixed_precision, progress=progress)
+    lrs = learn.discriminative_lrs(recipe.clf_lr)
+    history = []
+    stages = schedule or [(-1, 1, dict(cut_frac=1 / 3, ratio=8)), (-2, 1, dict(cut_frac=1 / 3, ratio=8)),
+                          (0, recipe.clf_epochs, dict(cut_frac=0.1, ratio=32))]
+    for freeze, epochs, args in stages:  # lesson: use_clr=(8, 3) twice, then (32, 10)
+        learn.freeze_to(freeze)
+        history += learn.fit(epochs, lrs, schedule="stlr", **args)
+    save_model_dir(out, model, vocab, "classifier", classes=classes, history=history, backwards=backwards,
+                   classifier={"bptt": recipe.bptt})
+    return model, history
+
+
+@torch.no_grad()
+def predict_proba(model: TextClassifier, corpus: NumericCorpus, bs: int = 64) -> np.ndarray:
+    """Class probabilities for every document, in corpus order."""
+    model.eval()
+    probs = np.zeros((len(corpus), model.head.layers[-1].out_features), dtype=np.float64)
+    order = np.argsort(-corpus.lengths(), kind="stable")
+    for i in range(0, len(order), bs):
+        batch = order[i : i + bs]
+        x, _ = ClassifierLoader.collate(corpus, batch)
+        logits, _, _ = model(x)
+        probs[batch] = torch.softmax(logits.float(), -1).numpy()
+    return probs
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, n_classes: int) -> np.ndarray:
+    matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(matrix, (labels, predictions), 1)
+    return matrix
