@@ -85,12 +85,23 @@ class Recipe:
     clf_epochs: int = 14  # lesson: the last stage, cycle_len=14, use_clr=(32, 10)
     wd: float = 1e-7  # lesson: wd = 1e-7
     mixed_precision: bool = False
+    pretrain_drop_mult: float = 1.0  # every dropout of the pretraining LM scaled by this (fastai v1's drop_mult)
+    lm_drop_mult: float = 1.0
+    clf_drop_mult: float = 1.0
 
     @classmethod
     def small(cls) -> "Recipe":
-        config = AWDLSTMConfig(emb_size=100, hidden_size=384, n_layers=3)
-        return cls(config=config, max_vocab=20000, lm_bs=64, pretrain_epochs=1, pretrain_lr=5e-3, lm_lr=3e-3,
-                   lm_epochs=2, clf_bs=64, clf_lr=1e-2, clf_epochs=3)
+        """Minutes on 2 CPU cores, not the paper's days on a GPU: a narrower model, a smaller vocabulary,
+        one pass over the pretraining text, higher rates and lighter dropout (a short run underfits)."""
+        config = AWDLSTMConfig(emb_size=128, hidden_size=384, n_layers=3)
+        return cls(config=config, max_vocab=15000, lm_bs=64, pretrain_epochs=1, pretrain_lr=1e-2, lm_lr=1e-2,
+                   lm_epochs=2, clf_bs=64, clf_lr=1e-2, clf_epochs=4, pretrain_drop_mult=0.2, lm_drop_mult=0.5,
+                   clf_drop_mult=0.5)
+
+
+def scale_dropouts(config: AWDLSTMConfig, mult: float) -> AWDLSTMConfig:
+    return replace(config, dropouti=config.dropouti * mult, dropout=config.dropout * mult, wdrop=config.wdrop * mult,
+                   dropoute=config.dropoute * mult, dropouth=config.dropouth * mult)
 
 
 def tokenize_texts(texts, tokenizer: Tokenizer | None = None, name: str = "corpus"):
@@ -114,11 +125,11 @@ def classifier_corpus(tokens, vocab: Vocab, labels, backwards: bool = False) -> 
 
 def pretrain(train_ids, valid_ids, vocab: Vocab, recipe: Recipe, out, backwards=False, seed=0, progress=True):
     torch.manual_seed(seed)
-    model = LanguageModel(replace(recipe.config, vocab_size=len(vocab)))
+    model = LanguageModel(scale_dropouts(replace(recipe.config, vocab_size=len(vocab)), recipe.pretrain_drop_mult))
     learn = Learner(model, LanguageModelLoader(train_ids, recipe.lm_bs, recipe.bptt, backwards, seed),
                     LanguageModelLoader(valid_ids, recipe.lm_bs, recipe.bptt, backwards, seed + 1),
                     weight_decay=recipe.wd, mixed_precision=recipe.mixed_precision, progress=progress)
-    history = learn.fit(recipe.pretrain_epochs, recipe.pretrain_lr, schedule="stlr",
+    history = learn.fit(recipe.pretrain_epochs, [recipe.pretrain_lr] * len(learn.groups), schedule="stlr",
                         checkpoint_dir=str(Path(out) / "training"))
     save_model_dir(out, model, vocab, "lm", history=history, backwards=backwards)
     return model, history
@@ -129,7 +140,10 @@ def finetune_lm(pretrained, train_ids, valid_ids, vocab: Vocab, recipe: Recipe, 
     """`pretrained` is a model folder; its embedding is mapped onto `vocab` first."""
     old_model, old_vocab, _ = load_model_dir(pretrained)
     torch.manual_seed(seed)
-    model = LanguageModel(replace(old_model.config, vocab_size=len(vocab), backend=recipe.config.backend))
+    config = replace(recipe.config, vocab_size=len(vocab), emb_size=old_model.config.emb_size,
+                     hidden_size=old_model.config.hidden_size, n_layers=old_model.config.n_layers,
+                     decoder_bias=old_model.config.decoder_bias)
+    model = LanguageModel(scale_dropouts(config, recipe.lm_drop_mult))
     embedding_keys = ("encoder.encoder.", "encoder.encoder_dp.", "decoder.")  # one matrix, three names
     state = {k: v for k, v in old_model.state_dict().items() if not k.startswith(embedding_keys)}
     model.load_state_dict(state, strict=False)
@@ -156,7 +170,8 @@ def train_classifier(lm_dir, train: NumericCorpus, valid: NumericCorpus, classes
     config = AWDLSTMConfig.classifier(**{k: v for k, v in asdict(lm.config).items()
                                          if k in ("vocab_size", "emb_size", "hidden_size", "n_layers", "pad_id")},
                                       backend=recipe.config.backend)
-    model = TextClassifier(config, len(classes), bptt=recipe.bptt)
+    model = TextClassifier(scale_dropouts(config, recipe.clf_drop_mult), len(classes), bptt=recipe.bptt,
+                           head_drops=(0.4 * 0.5 * recipe.clf_drop_mult, 0.1 * recipe.clf_drop_mult))
     if pretrained_encoder:
         model.encoder.encoder.load_state_dict(lm.encoder.state_dict())
     learn = Learner(model, ClassifierLoader(train, recipe.clf_bs, train=True, seed=seed),
@@ -170,7 +185,7 @@ def train_classifier(lm_dir, train: NumericCorpus, valid: NumericCorpus, classes
         learn.freeze_to(freeze)
         history += learn.fit(epochs, lrs, schedule="stlr", **args)
     save_model_dir(out, model, vocab, "classifier", classes=classes, history=history, backwards=backwards,
-                   classifier={"bptt": recipe.bptt})
+                   classifier={"bptt": recipe.bptt, "head_drops": list(model.head_drops)})
     return model, history
 
 

@@ -164,3 +164,26 @@ def test_prepare_general_en_from_npm_tarballs(tmp_path):
     out = prepare_general_en([brown, sotu], tmp_path / "gen")
     docs = [d.strip() for f in ("train.txt", "valid.txt") for d in (out / f).read_text().split("\f") if d.strip()]
     assert sorted(docs) == ["Fellow citizens.", "The jury said ."]
+
+
+def test_wikipedia_articles_from_the_gensim_wheel(tmp_path):
+    from xml.sax.saxutils import escape
+
+    from ulmlite.text.fetch import WIKI_MEMBER
+
+    body = ("'''Cinema''' is the [[art]] of [[moving image|moving pictures]].{{citation needed}}"
+            "<ref>A source.</ref> See [https://example.org the site].\n== History ==\n" + "Films were made. " * 20
+            + "\n[[Category:Art]]\n{| class=wikitable\n| a || b\n|}")
+    dump = ('<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/">'
+            f"<page><title>Cinema</title><ns>0</ns><revision><text>{escape(body)}</text></revision></page>"
+            "<page><title>Old</title><ns>0</ns><revision><text>#REDIRECT [[Cinema]]</text></revision></page>"
+            "</mediawiki>")
+    wheel = tmp_path / "gensim-4.4.0-cp311-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr(WIKI_MEMBER, bz2.compress(dump.encode()))
+    out = prepare_general_en([], tmp_path / "gen", wheel)
+    text = (out / "train.txt").read_text() + (out / "valid.txt").read_text()
+    assert text.strip().startswith("= Cinema =\nCinema is the art of moving pictures. See the site.")
+    assert "== History ==" in text
+    for debris in ("{{", "<ref", "[[", "Category", "wikitable", "REDIRECT", "'''"):
+        assert debris not in text

