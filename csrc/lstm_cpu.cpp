@@ -69,17 +69,7 @@ ULMLITE_HD void forward_rows(const scalar_t* __restrict x, const acc_t* __restri
       }
     }
     for (; j < H; ++j) {
-      Gates<acc_t> g;
-      acc_t cv, hv;
-      cell_forward<acc_t>(static_cast<acc_t>(xb[j]), static_cast<acc_t>(xb[H + j]),
-                          static_cast<acc_t>(xb[2 * H + j]), static_cast<acc_t>(xb[3 * H + j]), cpb[j], g,
-                          cv, hv);
-      ab[j] = g.i;
-      ab[H + j] = g.f;
-      ab[2 * H + j] = g.g;
-      ab[3 * H + j] = g.o;
-      cb[j] = cv;
-      hb[j] = hv;
+      forward_element<scalar_t, acc_t>(xb, ab, j, H, cpb[j], cb[j], hb[j]);
     }
   }
 }
@@ -112,16 +102,8 @@ ULMLITE_HD void backward_rows(const scalar_t* __restrict act, const acc_t* __res
       }
     }
     for (; j < H; ++j) {
-      Gates<acc_t> g{static_cast<acc_t>(ab[j]), static_cast<acc_t>(ab[H + j]), static_cast<acc_t>(ab[2 * H + j]),
-                     static_cast<acc_t>(ab[3 * H + j])};
       const acc_t dh_total = static_cast<acc_t>(dh[o + j]) + (dy ? static_cast<acc_t>(dy[o + j]) : acc_t(0));
-      acc_t di, df, dgg, dout, dcpv;
-      cell_backward<acc_t>(g, c[o + j], cp[o + j], dh_total, dc[o + j], di, df, dgg, dout, dcpv);
-      db[j] = di;
-      db[H + j] = df;
-      db[2 * H + j] = dgg;
-      db[3 * H + j] = dout;
-      dc_prev[o + j] = dcpv;
+      backward_element<scalar_t, acc_t>(ab, db, j, H, c[o + j], cp[o + j], dh_total, dc[o + j], dc_prev[o + j]);
     }
   }
 }

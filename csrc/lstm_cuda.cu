@@ -22,17 +22,7 @@ __global__ void cell_forward_kernel(const scalar_t* __restrict__ x, const acc_t*
   const int64_t k = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (k >= B * H) return;
   const int64_t b = k / H, j = k % H;
-  const scalar_t* xb = x + b * 4 * H;
-  scalar_t* ab = act + b * 4 * H;
-  Gates<acc_t> g;
-  acc_t cv, hv;
-  cell_forward<acc_t>(xb[j], xb[H + j], xb[2 * H + j], xb[3 * H + j], cp[k], g, cv, hv);
-  ab[j] = g.i;
-  ab[H + j] = g.f;
-  ab[2 * H + j] = g.g;
-  ab[3 * H + j] = g.o;
-  c[k] = cv;
-  h[k] = hv;
+  forward_element<scalar_t, acc_t>(x + b * 4 * H, act + b * 4 * H, j, H, cp[k], c[k], h[k]);
 }
 
 // dy may be null (the cell op has no separate output gradient).
@@ -45,17 +35,9 @@ __global__ void cell_backward_kernel(const scalar_t* __restrict__ act, const acc
   const int64_t k = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (k >= B * H) return;
   const int64_t b = k / H, j = k % H;
-  const scalar_t* ab = act + b * 4 * H;
-  scalar_t* db = dgates + b * 4 * H;
-  Gates<acc_t> g{ab[j], ab[H + j], ab[2 * H + j], ab[3 * H + j]};
-  acc_t di, df, dgg, dout, dcpv;
   const acc_t dh_total = static_cast<acc_t>(dh[k]) + (dy ? static_cast<acc_t>(dy[k]) : acc_t(0));
-  cell_backward<acc_t>(g, c[k], cp[k], dh_total, dc[k], di, df, dgg, dout, dcpv);
-  db[j] = di;
-  db[H + j] = df;
-  db[2 * H + j] = dgg;
-  db[3 * H + j] = dout;
-  dc_prev[k] = dcpv;
+  backward_element<scalar_t, acc_t>(act + b * 4 * H, dgates + b * 4 * H, j, H, c[k], cp[k], dh_total, dc[k],
+                                    dc_prev[k]);
 }
 
 // One step's pointwise pass on the current stream (shapes were checked by the caller).

@@ -124,3 +124,37 @@ ULMLITE_HD void cell_backward(const Gates<T>& gates, T c, T c_prev, T dh, T dc,
 }
 
 }  // namespace ulmlite
+
+namespace ulmlite {
+
+// One element of a step in the (batch, 4H) gate layout: what each CUDA thread runs, and what the CPU
+// loop runs for the hidden units left over after its 16-wide vectors. xb / ab / db point at one
+// batch row of the pre-activations, the activated gates and their gradients.
+template <typename scalar_t, typename acc_t>
+ULMLITE_HD void forward_element(const scalar_t* xb, scalar_t* ab, int64_t j, int64_t H, acc_t c_prev, acc_t& c,
+                                scalar_t& h) {
+  Gates<acc_t> g;
+  acc_t hv;
+  cell_forward<acc_t>(static_cast<acc_t>(xb[j]), static_cast<acc_t>(xb[H + j]), static_cast<acc_t>(xb[2 * H + j]),
+                      static_cast<acc_t>(xb[3 * H + j]), c_prev, g, c, hv);
+  ab[j] = g.i;
+  ab[H + j] = g.f;
+  ab[2 * H + j] = g.g;
+  ab[3 * H + j] = g.o;
+  h = hv;
+}
+
+template <typename scalar_t, typename acc_t>
+ULMLITE_HD void backward_element(const scalar_t* ab, scalar_t* db, int64_t j, int64_t H, acc_t c, acc_t c_prev,
+                                 acc_t dh_total, acc_t dc, acc_t& dc_prev) {
+  Gates<acc_t> g{static_cast<acc_t>(ab[j]), static_cast<acc_t>(ab[H + j]), static_cast<acc_t>(ab[2 * H + j]),
+                 static_cast<acc_t>(ab[3 * H + j])};
+  acc_t di, df, dgg, dout;
+  cell_backward<acc_t>(g, c, c_prev, dh_total, dc, di, df, dgg, dout, dc_prev);
+  db[j] = di;
+  db[H + j] = df;
+  db[2 * H + j] = dgg;
+  db[3 * H + j] = dout;
+}
+
+}  // namespace ulmlite
