@@ -40,6 +40,13 @@ using PointwiseForward = void (*)(const Tensor& gates, const Tensor& c_prev, Ten
 using PointwiseBackward = void (*)(const Tensor& act, const Tensor& c, const Tensor& c_prev, const Tensor& dy,
                                    const Tensor& dh, const Tensor& dc, Tensor& dgates, Tensor& dc_prev);
 
+// The cell ops (one step's pointwise part) around a device's pointwise pass.
+std::tuple<Tensor, Tensor, Tensor> lstm_cell_forward_with(const Tensor& gates, const Tensor& c_prev,
+                                                          PointwiseForward pointwise);
+std::tuple<Tensor, Tensor> lstm_cell_backward_with(const Tensor& act, const Tensor& c, const Tensor& c_prev,
+                                                   const Tensor& dh, const Tensor& dc,
+                                                   PointwiseBackward pointwise_backward);
+
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> lstm_layer_forward(
     const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& w_ih, const Tensor& w_hh,
     const c10::optional<Tensor>& b_ih, const c10::optional<Tensor>& b_hh, PointwiseForward pointwise);

@@ -188,22 +188,12 @@ void pointwise_backward_cpu(const Tensor& act, const Tensor& c, const Tensor& c_
 }  // namespace
 
 std::tuple<Tensor, Tensor, Tensor> lstm_cell_forward_cpu(const Tensor& gates, const Tensor& c_prev) {
-  check_cell_forward(gates, c_prev);
-  const int64_t B = gates.size(0), H = gates.size(1) / 4;
-  auto h = at::empty({B, H}, gates.options());
-  auto c = at::empty_like(c_prev);
-  auto act = at::empty_like(gates);
-  pointwise_forward_cpu(gates, c_prev, h, c, act);
-  return {h, c, act};
+  return lstm_cell_forward_with(gates, c_prev, &pointwise_forward_cpu);
 }
 
 std::tuple<Tensor, Tensor> lstm_cell_backward_cpu(const Tensor& act, const Tensor& c, const Tensor& c_prev,
                                                   const Tensor& dh, const Tensor& dc) {
-  check_cell_backward(act, c, c_prev, dh, dc);
-  auto dgates = at::empty_like(act);
-  auto dc_prev = at::empty_like(c_prev);
-  pointwise_backward_cpu(act, c, c_prev, Tensor(), dh, dc, dgates, dc_prev);
-  return {dgates, dc_prev};
+  return lstm_cell_backward_with(act, c, c_prev, dh, dc, &pointwise_backward_cpu);
 }
 
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> lstm_forward_cpu(

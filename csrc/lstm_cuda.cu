@@ -70,24 +70,14 @@ void pointwise_backward_cuda(const Tensor& act, const Tensor& c, const Tensor& c
 }
 
 std::tuple<Tensor, Tensor, Tensor> lstm_cell_forward_cuda(const Tensor& gates, const Tensor& c_prev) {
-  check_cell_forward(gates, c_prev);
   const c10::cuda::CUDAGuard guard(gates.device());
-  const int64_t B = gates.size(0), H = gates.size(1) / 4;
-  auto h = at::empty({B, H}, gates.options());
-  auto c = at::empty_like(c_prev);
-  auto act = at::empty_like(gates);
-  pointwise_forward_cuda(gates, c_prev, h, c, act);
-  return {h, c, act};
+  return lstm_cell_forward_with(gates, c_prev, &pointwise_forward_cuda);
 }
 
 std::tuple<Tensor, Tensor> lstm_cell_backward_cuda(const Tensor& act, const Tensor& c, const Tensor& c_prev,
                                                    const Tensor& dh, const Tensor& dc) {
-  check_cell_backward(act, c, c_prev, dh, dc);
   const c10::cuda::CUDAGuard guard(act.device());
-  auto dgates = at::empty_like(act);
-  auto dc_prev = at::empty_like(c_prev);
-  pointwise_backward_cuda(act, c, c_prev, Tensor(), dh, dc, dgates, dc_prev);
-  return {dgates, dc_prev};
+  return lstm_cell_backward_with(act, c, c_prev, dh, dc, &pointwise_backward_cuda);
 }
 
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> lstm_forward_cuda(

@@ -11,6 +11,27 @@
 
 namespace ulmlite {
 
+std::tuple<Tensor, Tensor, Tensor> lstm_cell_forward_with(const Tensor& gates, const Tensor& c_prev,
+                                                          PointwiseForward pointwise) {
+  check_cell_forward(gates, c_prev);
+  const int64_t B = gates.size(0), H = gates.size(1) / 4;
+  auto h = at::empty({B, H}, gates.options());
+  auto c = at::empty_like(c_prev);
+  auto act = at::empty_like(gates);
+  pointwise(gates, c_prev, h, c, act);
+  return {h, c, act};
+}
+
+std::tuple<Tensor, Tensor> lstm_cell_backward_with(const Tensor& act, const Tensor& c, const Tensor& c_prev,
+                                                   const Tensor& dh, const Tensor& dc,
+                                                   PointwiseBackward pointwise_backward) {
+  check_cell_backward(act, c, c_prev, dh, dc);
+  auto dgates = at::empty_like(act);
+  auto dc_prev = at::empty_like(c_prev);
+  pointwise_backward(act, c, c_prev, Tensor(), dh, dc, dgates, dc_prev);
+  return {dgates, dc_prev};
+}
+
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> lstm_layer_forward(
     const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& w_ih, const Tensor& w_hh,
     const c10::optional<Tensor>& b_ih, const c10::optional<Tensor>& b_hh, PointwiseForward pointwise) {
