@@ -13,12 +13,20 @@ from pathlib import Path
 import numpy as np
 
 
+def _umask_mode() -> int:
+    """The mode a plain mkdir would give (mkdtemp makes 0700 folders)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o777 & ~mask
+
+
 def _atomic_dir(final: Path, write) -> Path:
     """Write a folder through a temporary sibling, then rename: a crash leaves no half-written folder."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     try:
+        os.chmod(tmp, _umask_mode())
         write(tmp)
         if final.exists():
             shutil.rmtree(final)

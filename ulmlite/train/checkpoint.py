@@ -20,6 +20,7 @@ import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 
 from ulmlite._util import first_line
+from ulmlite.text.corpus import _umask_mode
 
 FORMAT = "ulmlite-checkpoint-1"
 
@@ -64,6 +65,7 @@ def save_checkpoint(folder: str | Path, model: torch.nn.Module, optimizer: torch
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
     try:
+        os.chmod(tmp, _umask_mode())
         save_model(model, str(tmp / "model.safetensors"))
         meta = {"format": FORMAT, "manifest": manifest(model), **info}
         if optimizer is not None:
