@@ -22,7 +22,7 @@ import torch
 from ulmlite.data import ClassifierLoader, LanguageModelLoader
 from ulmlite.nn import AWDLSTMConfig, LanguageModel, TextClassifier
 from ulmlite.pretrained import map_vocab
-from ulmlite.text import NumericCorpus, Tokenizer, Vocab
+from ulmlite.text import NumericCorpus, Vocab
 from ulmlite.train import Learner, load_checkpoint, save_checkpoint
 
 # --- model folders ------------------------------------------------------------------------------
@@ -104,11 +104,8 @@ def scale_dropouts(config: AWDLSTMConfig, mult: float) -> AWDLSTMConfig:
                    dropoute=config.dropoute * mult, dropouth=config.dropouth * mult)
 
 
-def tokenize_texts(texts, tokenizer: Tokenizer | None = None, name: str = "corpus"):
-    return (tokenizer or Tokenizer()).corpus(texts, name=name)
-
-
-def language_model_ids(corpus_tokens, vocab: Vocab, backwards: bool = False) -> np.ndarray:
+def language_model_ids(corpus_tokens, vocab: Vocab) -> np.ndarray:
+    """The flat id stream for a language model (the loader reverses it for a backward model)."""
     return np.asarray(vocab.numericalize_corpus(corpus_tokens).ids)
 
 

@@ -15,7 +15,7 @@ import json
 import multiprocessing
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -183,7 +183,3 @@ def _tokenize_chunk(task) -> tuple[list[str], np.ndarray, np.ndarray]:
         ids.extend(table.setdefault(t, len(table)) for t in tokens)
         lengths.append(len(tokens))
     return list(table), np.array(ids, dtype=np.int32), np.array(lengths, dtype=np.int64)
-
-
-def settings_json(tokenizer: Tokenizer) -> str:
-    return json.dumps(asdict(tokenizer), sort_keys=True)

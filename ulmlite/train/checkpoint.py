@@ -88,20 +88,26 @@ def save_checkpoint(folder: str | Path, model: torch.nn.Module, optimizer: torch
     return folder
 
 
-def load_checkpoint(folder: str | Path, model: torch.nn.Module,
-                    optimizer: torch.optim.Optimizer | None = None) -> dict:
-    """Load weights (and the optimizer's state) and return checkpoint.json. A checkpoint for
-    another model raises ValueError naming the first difference."""
-    folder = Path(folder)
-    meta_path = folder / "checkpoint.json"
+def read_info(folder: str | Path) -> dict:
+    """checkpoint.json of a checkpoint folder; ValueError when it is missing, corrupt or foreign."""
+    meta_path = Path(folder) / "checkpoint.json"
     if not meta_path.exists():
         raise ValueError(f"{folder} is not a ulmlite checkpoint (no checkpoint.json)")
     try:
         meta = json.loads(meta_path.read_text())
     except json.JSONDecodeError as err:
         raise ValueError(f"{meta_path} is corrupt: {err}") from None
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{folder}: unknown checkpoint format {meta.get('format')!r}")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"{folder}: unknown checkpoint format")
+    return meta
+
+
+def load_checkpoint(folder: str | Path, model: torch.nn.Module,
+                    optimizer: torch.optim.Optimizer | None = None) -> dict:
+    """Load weights (and the optimizer's state) and return checkpoint.json. A checkpoint for
+    another model raises ValueError naming the first difference."""
+    folder = Path(folder)
+    meta = read_info(folder)
     expected = manifest(model)
     for name, spec in meta["manifest"].items():
         if name not in expected:

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from ulmlite.nn.awd_lstm import ar_tar_loss
 from ulmlite.train import distributed as dist
-from ulmlite.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from ulmlite.train.checkpoint import load_checkpoint, read_info, rng_state, save_checkpoint, set_rng_state
 from ulmlite.train.schedules import SCHEDULES
 
 DISCRIMINATIVE_FACTOR = 2.6  # ULMFiT section 3.2: eta^{l-1} = eta^l / 2.6
@@ -227,8 +227,11 @@ class Learner:
         return meta
 
     def _resume(self, folder: str, spec: dict) -> int:
-        meta = json_fit(folder)
-        if meta != spec:
+        try:
+            previous = read_info(folder).get("fit")
+        except ValueError:
+            previous = None
+        if previous != spec:
             return 0  # a checkpoint from another fit: start this one afresh (it is overwritten later)
         meta = self.load(folder)
         for group, frozen in zip(self.groups, spec["frozen"], strict=True):
@@ -277,15 +280,6 @@ class Learner:
         if plot is not None and dist.is_main():
             result.plot(plot)
         return result
-
-
-def json_fit(folder: str | Path) -> dict | None:
-    import json
-
-    try:
-        return json.loads((Path(folder) / "checkpoint.json").read_text()).get("fit")
-    except (OSError, ValueError):
-        return None
 
 
 @dataclass
