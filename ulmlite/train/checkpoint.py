@@ -82,6 +82,10 @@ def save_checkpoint(folder: str | Path, model: torch.nn.Module, optimizer: torch
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, folder)
+    except OSError as err:  # a full disk, no permission: say so, keep the previous checkpoint
+        shutil.rmtree(tmp, ignore_errors=True)
+        kept = "the previous checkpoint is kept" if folder.exists() else "no checkpoint was written"
+        raise OSError(err.errno, f"could not write checkpoint {folder}: {err.strerror or err}; {kept}") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
