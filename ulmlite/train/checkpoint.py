@@ -11,23 +11,15 @@ A checkpoint folder holds:
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 
-from ulmlite._util import first_line
-from ulmlite.text.corpus import _umask_mode
+from ulmlite._util import _fsync, first_line, write_folder_atomically
 
 FORMAT = "ulmlite-checkpoint-1"
-
-
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
 
 
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
@@ -62,33 +54,20 @@ def save_checkpoint(folder: str | Path, model: torch.nn.Module, optimizer: torch
                     **info) -> Path:
     """Write a checkpoint atomically; `info` (JSON-serializable) is stored in checkpoint.json."""
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
-    try:
-        os.chmod(tmp, _umask_mode())
+
+    def write(tmp: Path) -> None:
         save_model(model, str(tmp / "model.safetensors"))
         meta = {"format": FORMAT, "manifest": manifest(model), **info}
         if optimizer is not None:
             tensors, meta["optimizer"] = _optimizer_tensors(optimizer)
             save_file(tensors, str(tmp / "optimizer.safetensors"))
         (tmp / "checkpoint.json").write_text(json.dumps(meta, indent=1))
-        for file in tmp.iterdir():
-            _fsync(file)
-        if folder.exists():  # swap: the old checkpoint is removed only after the new one is complete
-            old = folder.with_name(f".{folder.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(folder, old)
-            os.replace(tmp, folder)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, folder)
+
+    try:
+        write_folder_atomically(folder, write)
     except OSError as err:  # a full disk, no permission: say so, keep the previous checkpoint
-        shutil.rmtree(tmp, ignore_errors=True)
         kept = "the previous checkpoint is kept" if folder.exists() else "no checkpoint was written"
         raise OSError(err.errno, f"could not write checkpoint {folder}: {err.strerror or err}; {kept}") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return folder
 
 
