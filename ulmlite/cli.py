@@ -164,21 +164,21 @@ def _probabilities(args, folders):
     from ulmlite import ulmfit
     from ulmlite.text import Tokenizer
 
-    total, labels, classes = None, None, None
-    for folder in folders:
-        model, vocab, meta = _load_classifier(folder)
-        if classes is not None and meta["classes"] != classes:
+    models = [_load_classifier(folder) for folder in folders]
+    classes = models[0][2]["classes"]
+    for folder, (_, _, meta) in zip(folders, models, strict=True):
+        if meta["classes"] != classes:
             raise ValueError(f"{folder} predicts {meta['classes']}, the first model {classes}")
-        classes = meta["classes"]
-        if args.text is not None:
-            docs, labels = [args.text], None
-        else:
-            docs, labels, _ = _texts([args.csv], "csv", args.text_cols, getattr(args, "label_col", None) or None,
-                                     classes)
-        tokens = Tokenizer(progress=False).corpus(docs, cache=False)
+    if args.text is not None:
+        docs, labels = [args.text], None
+    else:
+        label_col = getattr(args, "label_col", None) or None
+        docs, labels, _ = _texts([args.csv], "csv", args.text_cols, label_col, classes)
+    tokens = Tokenizer(progress=False).corpus(docs, cache=False)  # once, whatever the number of models
+    total = 0.0
+    for model, vocab, meta in models:
         corpus = ulmfit.classifier_corpus(tokens, vocab, labels, backwards=meta.get("backwards", False))
-        probs = ulmfit.predict_proba(model, corpus)
-        total = probs if total is None else total + probs
+        total = total + ulmfit.predict_proba(model, corpus)
     return total / len(folders), labels, classes
 
 

@@ -105,12 +105,9 @@ class Learner:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.mixed_precision):
             logits, raw_outputs, outputs = self.model(x)
             logits = logits.float()
-            if self.task == "lm":
-                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-                correct = (logits.argmax(-1) == y).sum()
-            else:
-                loss = F.cross_entropy(logits, y)
-                correct = (logits.argmax(-1) == y).sum()
+            # lm: logits (T, B, V) against next tokens (T, B); classifier: (B, C) against labels (B,)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+            correct = (logits.argmax(-1) == y).sum()
         return loss, correct, raw_outputs, outputs
 
     def _reset(self) -> None:
