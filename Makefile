@@ -36,7 +36,7 @@ demo: build
 
 # pytest's exit code 5 means it collected no test: for us that is a failure, said plainly.
 test: build
-	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	$(PY) -m pytest --hypothesis-show-statistics $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5): failing"; fi; \
 	  exit $$rc
 

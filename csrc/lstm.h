@@ -29,7 +29,7 @@ void check_cell_backward(const Tensor& act, const Tensor& c, const Tensor& c_pre
 // act (T, B, 4H) and every cell state cs (T, B, H).
 void check_layer_forward(const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& w_ih,
                          const Tensor& w_hh, const c10::optional<Tensor>& b_ih,
-                         const c10::optional<Tensor>& b_hh);
+                         const c10::optional<Tensor>& b_hh, const char* op = "lstm_forward");
 void check_layer_backward(const Tensor& dy, const Tensor& dh_last, const Tensor& dc_last, const Tensor& x,
                           const Tensor& h0, const Tensor& c0, const Tensor& w_ih, const Tensor& w_hh,
                           const Tensor& y, const Tensor& act, const Tensor& cs);

@@ -25,9 +25,10 @@ void check_tensor(const Tensor& t, const char* op, const char* name, at::IntArra
                   at::ScalarType dtype, const at::Device& device) {
   TORCH_CHECK(t.defined(), op, ": ", name, " is undefined");
   TORCH_CHECK(t.sizes() == shape, op, ": ", name, " must have shape ", shape, ", got ", t.sizes());
-  TORCH_CHECK(t.scalar_type() == dtype, op, ": ", name, " must have dtype ", dtype, ", got ",
-              t.scalar_type());
-  TORCH_CHECK(t.device() == device, op, ": ", name, " must be on ", device, ", got ", t.device());
+  TORCH_CHECK(t.scalar_type() == dtype, op, ": ", name, " must have dtype ", dtype,
+              " to match the other arguments, got ", t.scalar_type());
+  TORCH_CHECK(t.device() == device, op, ": ", name, " must be on ", device,
+              " to match the other arguments, got ", t.device());
   TORCH_CHECK(t.is_contiguous(), op, ": ", name, " must be contiguous");
 }
 
@@ -58,8 +59,7 @@ void check_cell_backward(const Tensor& act, const Tensor& c, const Tensor& c_pre
 
 void check_layer_forward(const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& w_ih,
                          const Tensor& w_hh, const c10::optional<Tensor>& b_ih,
-                         const c10::optional<Tensor>& b_hh) {
-  const char* op = "lstm_forward";
+                         const c10::optional<Tensor>& b_hh, const char* op) {
   TORCH_CHECK(x.dim() == 3, op, ": x must have shape (seq_len, batch, input_size), got ", x.sizes());
   TORCH_CHECK(x.size(0) > 0, op, ": x is an empty sequence (seq_len = 0)");
   check_storage_dtype(x, op, "x");
@@ -86,7 +86,7 @@ void check_layer_backward(const Tensor& dy, const Tensor& dh_last, const Tensor&
                           const Tensor& h0, const Tensor& c0, const Tensor& w_ih, const Tensor& w_hh,
                           const Tensor& y, const Tensor& act, const Tensor& cs) {
   const char* op = "lstm_backward";
-  check_layer_forward(x, h0, c0, w_ih, w_hh, c10::nullopt, c10::nullopt);
+  check_layer_forward(x, h0, c0, w_ih, w_hh, c10::nullopt, c10::nullopt, op);
   const int64_t T = x.size(0), B = x.size(1), H = h0.size(1);
   const auto dtype = x.scalar_type();
   const auto device = x.device();

@@ -118,6 +118,23 @@ def classifier_corpus(tokens, vocab: Vocab, labels, backwards: bool = False) -> 
 
 
 # --- the three steps ----------------------------------------------------------------------------
+# Each stage of a step checkpoints into out/training/stage-N after every epoch, so running the same
+# command again after a crash or a kill resumes where it stopped (a finished stage is reloaded, not
+# retrained). The checkpoints record the config and the vocabulary's hash and are never resumed into
+# another model. When the step finishes, its model folder replaces `out`, out/training included.
+
+
+def _identity(vocab: Vocab, backwards: bool, seed: int) -> dict:
+    return {"vocab_sha256": vocab_sha256(vocab), "backwards": backwards, "seed": seed}
+
+
+def _stage_dir(out, stage: int) -> str:
+    return str(Path(out) / "training" / f"stage-{stage}")
+
+
+def _finish(out, learn: Learner, vocab: Vocab, kind: str, **info) -> list[dict]:
+    save_model_dir(out, learn.model, vocab, kind, history=learn.history, **info)  # replaces out/training too
+    return learn.history
 
 
 def pretrain(train_ids, valid_ids, vocab: Vocab, recipe: Recipe, out, backwards=False, seed=0, progress=True):
@@ -125,11 +142,11 @@ def pretrain(train_ids, valid_ids, vocab: Vocab, recipe: Recipe, out, backwards=
     model = LanguageModel(scale_dropouts(replace(recipe.config, vocab_size=len(vocab)), recipe.pretrain_drop_mult))
     learn = Learner(model, LanguageModelLoader(train_ids, recipe.lm_bs, recipe.bptt, backwards, seed),
                     LanguageModelLoader(valid_ids, recipe.lm_bs, recipe.bptt, backwards, seed + 1),
-                    weight_decay=recipe.wd, mixed_precision=recipe.mixed_precision, progress=progress)
-    history = learn.fit(recipe.pretrain_epochs, [recipe.pretrain_lr] * len(learn.groups), schedule="stlr",
-                        checkpoint_dir=str(Path(out) / "training"))
-    save_model_dir(out, model, vocab, "lm", history=history, backwards=backwards)
-    return model, history
+                    weight_decay=recipe.wd, mixed_precision=recipe.mixed_precision, progress=progress,
+                    identity=_identity(vocab, backwards, seed))
+    learn.fit(recipe.pretrain_epochs, [recipe.pretrain_lr] * len(learn.groups), schedule="stlr",
+              checkpoint_dir=_stage_dir(out, 1))
+    return model, _finish(out, learn, vocab, "lm", backwards=backwards)
 
 
 def finetune_lm(pretrained, train_ids, valid_ids, vocab: Vocab, recipe: Recipe, out, backwards=False, seed=0,
@@ -148,15 +165,16 @@ def finetune_lm(pretrained, train_ids, valid_ids, vocab: Vocab, recipe: Recipe, 
         model.encoder.encoder.weight.copy_(map_vocab(old_model.encoder.encoder.weight, old_vocab, vocab))
     learn = Learner(model, LanguageModelLoader(train_ids, recipe.lm_bs, recipe.bptt, backwards, seed),
                     LanguageModelLoader(valid_ids, recipe.lm_bs, recipe.bptt, backwards, seed + 1),
-                    weight_decay=recipe.wd, mixed_precision=recipe.mixed_precision, progress=progress)
+                    weight_decay=recipe.wd, mixed_precision=recipe.mixed_precision, progress=progress,
+                    identity=_identity(vocab, backwards, seed))
     n = len(learn.groups)
-    history = []
     learn.freeze_to(-1)  # lesson: the new embedding rows first
-    history += learn.fit(recipe.lm_last_epochs, [recipe.lm_lr / 2] * n, schedule="stlr", cut_frac=0.5, ratio=32)
+    learn.fit(recipe.lm_last_epochs, [recipe.lm_lr / 2] * n, schedule="stlr", cut_frac=0.5, ratio=32,
+              checkpoint_dir=_stage_dir(out, 1))
     learn.unfreeze()
-    history += learn.fit(recipe.lm_epochs, [recipe.lm_lr] * n, schedule="stlr", cut_frac=0.1, ratio=20)
-    save_model_dir(out, model, vocab, "lm", history=history, backwards=backwards)
-    return model, history
+    learn.fit(recipe.lm_epochs, [recipe.lm_lr] * n, schedule="stlr", cut_frac=0.1, ratio=20,
+              checkpoint_dir=_stage_dir(out, 2))
+    return model, _finish(out, learn, vocab, "lm", backwards=backwards)
 
 
 def train_classifier(lm_dir, train: NumericCorpus, valid: NumericCorpus, classes: list[str], recipe: Recipe, out,
@@ -173,17 +191,16 @@ def train_classifier(lm_dir, train: NumericCorpus, valid: NumericCorpus, classes
         model.encoder.encoder.load_state_dict(lm.encoder.state_dict())
     learn = Learner(model, ClassifierLoader(train, recipe.clf_bs, train=True, seed=seed),
                     ClassifierLoader(valid, recipe.clf_bs, train=False), task="classifier",
-                    weight_decay=recipe.wd, mixed_precision=recipe.mixed_precision, progress=progress)
+                    weight_decay=recipe.wd, mixed_precision=recipe.mixed_precision, progress=progress,
+                    identity={**_identity(vocab, backwards, seed), "classes": classes})
     lrs = learn.discriminative_lrs(recipe.clf_lr)
-    history = []
     stages = schedule or [(-1, 1, dict(cut_frac=1 / 3, ratio=8)), (-2, 1, dict(cut_frac=1 / 3, ratio=8)),
                           (0, recipe.clf_epochs, dict(cut_frac=0.1, ratio=32))]
-    for freeze, epochs, args in stages:  # lesson: use_clr=(8, 3) twice, then (32, 10)
+    for k, (freeze, epochs, args) in enumerate(stages):  # lesson: use_clr=(8, 3) twice, then (32, 10)
         learn.freeze_to(freeze)
-        history += learn.fit(epochs, lrs, schedule="stlr", **args)
-    save_model_dir(out, model, vocab, "classifier", classes=classes, history=history, backwards=backwards,
-                   classifier={"bptt": recipe.bptt, "head_drops": list(model.head_drops)})
-    return model, history
+        learn.fit(epochs, lrs, schedule="stlr", checkpoint_dir=_stage_dir(out, k + 1), **args)
+    return model, _finish(out, learn, vocab, "classifier", classes=classes, backwards=backwards,
+                          classifier={"bptt": recipe.bptt, "head_drops": list(model.head_drops)})
 
 
 @torch.no_grad()

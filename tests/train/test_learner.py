@@ -10,7 +10,7 @@ import torch
 from ulmlite.data import ClassifierLoader, LanguageModelLoader
 from ulmlite.nn import AWDLSTMConfig, LanguageModel, TextClassifier
 from ulmlite.text import NumericCorpus
-from ulmlite.train import Learner, TrainingDiverged, load_encoder, save_encoder
+from ulmlite.train import Learner, TrainingDiverged, load_checkpoint, load_encoder, save_encoder
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "general_en" / "valid.txt"
 TINY = AWDLSTMConfig(vocab_size=50, emb_size=8, hidden_size=12, n_layers=3)
@@ -118,8 +118,10 @@ def test_checkpoint_for_another_model_is_refused(tmp_path):
     learn.save(tmp_path / "ckpt")
     other = Learner(LanguageModel(AWDLSTMConfig(vocab_size=60, emb_size=8, hidden_size=12)),
                     LanguageModelLoader(np.arange(600) % 60, 4, 10), progress=False)
-    with pytest.raises(ValueError, match=r"encoder.encoder.weight is \[50, 8\]"):
+    with pytest.raises(ValueError, match=r"config.vocab_size 50 there, 60 here"):
         other.load(tmp_path / "ckpt")
+    with pytest.raises(ValueError, match=r"encoder.encoder.weight is \[50, 8\]"):  # the weights' manifest
+        load_checkpoint(tmp_path / "ckpt", other.model)
 
 
 def test_classifier_trains_and_is_deterministic():
@@ -178,3 +180,22 @@ def test_bfloat16_autocast_trains(backend):
     learn.fit(2, 0.01, schedule="constant")
     assert all(p.dtype == torch.float32 for p in learn.model.parameters())
     assert learn.history[-1]["valid_loss"] < before
+
+
+def test_a_checkpoint_of_another_vocabulary_or_config_is_refused(tmp_path):
+    """The manifest checks shapes; the identity (config + vocabulary hash) catches what shapes cannot:
+    the same sizes with other words, or other dropouts."""
+    learn = tiny_lm_learner(identity={"vocab_sha256": "aaa"})
+    learn.fit(1, 0.01, schedule="constant", checkpoint_dir=tmp_path / "run")
+    other_vocab = tiny_lm_learner(identity={"vocab_sha256": "bbb"})
+    with pytest.raises(ValueError, match="another model or vocabulary.*vocab_sha256 'aaa' there, 'bbb' here"):
+        other_vocab.fit(1, 0.01, schedule="constant", checkpoint_dir=tmp_path / "run")
+    with pytest.raises(ValueError, match="vocab_sha256"):
+        other_vocab.load(tmp_path / "run")
+    torch.manual_seed(0)
+    ids = np.random.default_rng(0).integers(2, 50, 3000).astype(np.int32)
+    other_config = Learner(LanguageModel(AWDLSTMConfig(**{**TINY.__dict__, "dropouth": 0.1})),
+                           LanguageModelLoader(ids, 8, 10, seed=0), progress=False, identity={"vocab_sha256": "aaa"})
+    with pytest.raises(ValueError, match="config.dropouth"):
+        other_config.fit(1, 0.01, schedule="constant", checkpoint_dir=tmp_path / "run")
+    assert learn.load(tmp_path / "run")["epoch"] == 1  # refused twice, still intact

@@ -8,10 +8,11 @@ two named points (after each batch, after each epoch).
 
 import copy
 import itertools
+import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 
 import torch
@@ -39,12 +40,16 @@ class Hooks:
 class Learner:
     """`task` is "lm" (targets (T, B) next tokens; metrics loss, accuracy, perplexity) or
     "classifier" (targets (B,) labels; metrics loss, accuracy). Adam betas default to the lesson's:
-    (0.8, 0.99) for the language model, (0.7, 0.99) for the classifier."""
+    (0.8, 0.99) for the language model, (0.7, 0.99) for the classifier.
+
+    `identity` (JSON-serializable, e.g. the vocabulary's hash) is written into every checkpoint
+    beside the model's config; a checkpoint whose identity differs is never resumed or loaded."""
 
     def __init__(self, model: torch.nn.Module, train_data, valid_data=None, task: str = "lm",
                  betas: tuple[float, float] | None = None, weight_decay: float = 1e-7, decoupled_wd: bool = False,
                  clip: float | None = 0.25, alpha: float = 2.0, beta: float = 1.0, mixed_precision: bool = False,
-                 device: str | torch.device = "cpu", hooks: Hooks | None = None, progress: bool = True):
+                 device: str | torch.device = "cpu", hooks: Hooks | None = None, progress: bool = True,
+                 identity: dict | None = None):
         if task not in ("lm", "classifier"):
             raise ValueError(f"task must be 'lm' or 'classifier', got {task!r}")
         self.model, self.train_data, self.valid_data, self.task = model.to(device), train_data, valid_data, task
@@ -57,6 +62,9 @@ class Learner:
                                    weight_decay=weight_decay, foreach=True)
         self.history: list[dict] = []
         self.step = 0  # batches trained in the current fit
+        config = getattr(model, "config", None)
+        config = {k: v for k, v in asdict(config).items() if k != "backend"} if is_dataclass(config) else {}
+        self.identity = json.loads(json.dumps({"config": config, **(identity or {})}))  # as stored
         dist.broadcast_parameters(self.model)
 
     # --- layer groups -----------------------------------------------------------------------
@@ -212,10 +220,23 @@ class Learner:
         """A checkpoint of the model, the optimizer, the RNGs and the loader (rank 0 writes)."""
         if dist.is_main():
             save_checkpoint(folder, self.model, self.optimizer, step=self.step, rng=rng_state(),
-                            loader=self._loader_state(), history=self.history, **info)
+                            loader=self._loader_state(), history=self.history, identity=self.identity, **info)
         dist.barrier()
 
+    def _check_identity(self, folder: str | Path, meta: dict) -> None:
+        def flat(d: dict) -> dict:  # one level deep: config.hidden_size, vocab_sha256, ...
+            return {f"{k}.{j}" if isinstance(v, dict) else k: w
+                    for k, v in d.items() for j, w in (v.items() if isinstance(v, dict) else [(None, v)])}
+
+        theirs, ours = flat(meta.get("identity", {})), flat(self.identity)
+        differ = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+        if differ:
+            detail = "; ".join(f"{k} {theirs.get(k)!r} there, {ours.get(k)!r} here" for k in differ[:3])
+            raise ValueError(f"{folder} holds a checkpoint of another model or vocabulary ({detail}); "
+                             "remove it or train into another folder")
+
     def load(self, folder: str | Path) -> dict:
+        self._check_identity(folder, read_info(folder))
         meta = load_checkpoint(folder, self.model, self.optimizer)
         set_rng_state(meta["rng"])
         if meta.get("loader") and hasattr(self.train_data, "load_state_dict"):
@@ -225,10 +246,12 @@ class Learner:
 
     def _resume(self, folder: str, spec: dict) -> int:
         try:
-            previous = read_info(folder).get("fit")
+            info = read_info(folder)
         except ValueError:
-            previous = None
-        if previous != spec:
+            info = {}
+        if info:
+            self._check_identity(folder, info)  # never overwrite another model's checkpoint
+        if info.get("fit") != spec:
             return 0  # a checkpoint from another fit: start this one afresh (it is overwritten later)
         meta = self.load(folder)
         for group, frozen in zip(self.groups, spec["frozen"], strict=True):
