@@ -3,6 +3,11 @@
 #include <ATen/Context.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 
+namespace at::native {
+// aten/src/ATen/native/mkldnn/Matmul.h (not installed): result = alpha mat1 mat2 + beta result.
+TORCH_API void mkldnn_matmul(const Tensor& mat1, const Tensor& mat2, const Tensor& result, float beta, float alpha);
+}  // namespace at::native
+
 namespace ulmlite {
 namespace {
 
@@ -60,6 +65,17 @@ at::Tensor linear_bias(const at::Tensor& x, const PackedLinear& w, const c10::op
                         c10::optional<std::string>()});
   }
   return bias.has_value() && bias->defined() ? at::addmm(*bias, x, w.weight.t()) : at::mm(x, w.weight.t());
+}
+
+void matmul_into(const at::Tensor& a, const at::Tensor& b, at::Tensor& out, float beta) {
+  if (out.numel() == 0) return;
+  if (a.size(1) > 0 && onednn_usable(a) && b.scalar_type() == a.scalar_type() && out.scalar_type() == a.scalar_type()) {
+    at::native::mkldnn_matmul(a, b, out, beta, 1.0f);
+  } else if (beta == 0.0f) {
+    at::mm_out(out, a, b);
+  } else {
+    out.addmm_(a, b, beta, 1.0f);
+  }
 }
 
 }  // namespace ulmlite

@@ -20,4 +20,10 @@ at::Tensor linear(const at::Tensor& x, const PackedLinear& w, const at::Tensor& 
 // y = x W^T + bias.
 at::Tensor linear_bias(const at::Tensor& x, const PackedLinear& w, const c10::optional<at::Tensor>& bias);
 
+// out = a b + beta out, written into `out` (no allocation). float32 and bfloat16 on CPU go to oneDNN
+// through at::native::mkldnn_matmul (what torch.mm uses for bfloat16; exported by libtorch_cpu but not
+// in its installed headers, so declared in gemm_cpu.cpp); anything else (double, CUDA: cuBLAS on the
+// current stream) through at::mm_out / addmm_.
+void matmul_into(const at::Tensor& a, const at::Tensor& b, at::Tensor& out, float beta);
+
 }  // namespace ulmlite

@@ -110,6 +110,11 @@ TORCH_LIBRARY(ulmlite, m) {
       "lstm_backward(Tensor dy, Tensor dh_last, Tensor dc_last, Tensor x, Tensor h0, Tensor c0, Tensor w_ih,"
       " Tensor w_hh, Tensor y, Tensor act, Tensor cs)"
       " -> (Tensor dx, Tensor dh0, Tensor dc0, Tensor dw_ih, Tensor dw_hh, Tensor db)");
+  // The fused decoder + cross-entropy (cross_entropy.h): the mean loss and, when with_grad, its
+  // gradients, computed in the same pass over the logits.
+  m.def(
+      "linear_cross_entropy(Tensor input, Tensor weight, Tensor? bias, Tensor target, int chunk_rows,"
+      " bool with_grad) -> (Tensor loss, Tensor correct, Tensor d_input, Tensor d_weight, Tensor d_bias)");
 }
 
 TORCH_LIBRARY_IMPL(ulmlite, CPU, m) {

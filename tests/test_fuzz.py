@@ -119,6 +119,28 @@ def test_lstm_cell_argument_checks(B, H, dtype, which, kind, data):
 
 
 @needs_ext
+@fuzz
+@given(n=st.integers(1, 6), e=st.integers(1, 5), v=st.integers(1, 9),
+       dtype=st.sampled_from([torch.float32, torch.float64, torch.bfloat16]), bias=st.booleans(),
+       which=st.integers(0, 3),
+       kind=st.sampled_from(["dtype", "shape", "transpose", "stride", "expand", "none", "ids"]),
+       chunk=st.integers(-1, 8), with_grad=st.booleans(), data=st.data())
+def test_linear_cross_entropy_argument_checks(n, e, v, dtype, bias, which, kind, chunk, with_grad, data):
+    args = [torch.randn(n, e).to(dtype), torch.randn(v, e).to(dtype), torch.randn(v).to(dtype) if bias else None,
+            torch.randint(0, v, (n,))]
+    if kind == "ids":  # targets out of range
+        args[3] = torch.tensor(data.draw(st.lists(st.integers(-3, v + 3), min_size=n, max_size=n), "ids"))
+    else:
+        args[which] = _mutate(args[which], kind, data)
+    if which != 2 and args[which] is None:
+        return
+    out = _call_or_clear_error(torch.ops.ulmlite.linear_cross_entropy, *args, chunk, with_grad,
+                               name="linear_cross_entropy")
+    if out is not None:
+        assert out[0].dim() == 0 and 0 <= out[1].item() <= n
+
+
+@needs_ext
 def test_none_for_a_required_tensor_is_a_type_error():
     with pytest.raises((TypeError, RuntimeError)):
         torch.ops.ulmlite.lstm_forward(None, None, None, None, None, None, None)

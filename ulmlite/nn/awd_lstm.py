@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ulmlite.nn.dropout import EmbeddingDropout, LockedDropout, WeightDrop
+from ulmlite.nn.fused import fused_loss_available, linear_cross_entropy
 from ulmlite.nn.lstm import LSTM
 
 
@@ -28,6 +29,7 @@ class AWDLSTMConfig:
     dropouth: float = 0.15 * 0.7  # LockedDropout between LSTM layers (drops[4])
     decoder_bias: bool = False  # fastai v0.7 (the lesson) has none; fastai v1 has one
     backend: str = "auto"  # LSTM backend: "python" | "torch" | "fused" | "auto" (fused when built)
+    loss_backend: str = "auto"  # LM decoder + loss: "torch" (F.linear, F.cross_entropy) | "fused" | "auto"
 
     @classmethod
     def classifier(cls, **overrides) -> "AWDLSTMConfig":
@@ -95,6 +97,16 @@ class AWDLSTMEncoder(nn.Module):
         return raw_outputs, outputs
 
 
+def resolve_loss_backend(backend: str) -> str:
+    if backend not in ("torch", "fused", "auto"):
+        raise ValueError(f"loss backend must be 'torch', 'fused' or 'auto', got {backend!r}")
+    if backend == "auto":
+        return "fused" if fused_loss_available() else "torch"
+    if not fused_loss_available():
+        raise RuntimeError("loss_backend='fused' needs ulmlite._C with the fused cross-entropy: run `make build`")
+    return backend
+
+
 class LinearDecoder(nn.Module):
     """LockedDropout then a linear map to the vocabulary, its weight tied to the embedding
     (Inan et al. 2017; Press & Wolf 2017)."""
@@ -129,6 +141,22 @@ class LanguageModel(nn.Module):
         raw_outputs, outputs = self.encoder(ids)
         logits, dropped = self.decoder(outputs[-1])
         return logits, raw_outputs, outputs[:-1] + [dropped]
+
+    def forward_loss(self, ids: torch.Tensor, targets: torch.Tensor):
+        """The training and validation path: (mean cross-entropy against targets (T, B), the number of
+        correct next-token predictions, raw_outputs, outputs). With the fused loss backend the decoder
+        and the cross-entropy run as one op in chunks of rows, so the (T*B, V) logits never exist."""
+        backend = resolve_loss_backend(self.config.loss_backend)
+        raw_outputs, outputs = self.encoder(ids)
+        dropped = self.decoder.output_dp(outputs[-1])
+        linear = self.decoder.decoder
+        flat, flat_targets = dropped.reshape(-1, dropped.shape[-1]), targets.reshape(-1).long()
+        if backend == "fused":
+            loss, correct = linear_cross_entropy(flat, linear.weight, linear.bias, flat_targets)
+        else:
+            logits = linear(flat).float()
+            loss, correct = F.cross_entropy(logits, flat_targets), (logits.argmax(-1) == flat_targets).sum()
+        return loss, correct, raw_outputs, outputs[:-1] + [dropped]
 
     def layer_groups(self) -> list[list[nn.Module]]:
         """For discriminative rates and gradual unfreezing: each LSTM layer, then the tied

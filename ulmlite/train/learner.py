@@ -63,7 +63,8 @@ class Learner:
         self.history: list[dict] = []
         self.step = 0  # batches trained in the current fit
         config = getattr(model, "config", None)
-        config = {k: v for k, v in asdict(config).items() if k != "backend"} if is_dataclass(config) else {}
+        config = ({k: v for k, v in asdict(config).items() if k not in ("backend", "loss_backend")}
+                  if is_dataclass(config) else {})
         self.identity = json.loads(json.dumps({"config": config, **(identity or {})}))  # as stored
         dist.broadcast_parameters(self.model)
 
@@ -111,6 +112,8 @@ class Learner:
 
     def _forward(self, x: torch.Tensor, y: torch.Tensor):
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.mixed_precision):
+            if self.task == "lm" and hasattr(self.model, "forward_loss"):  # decoder + loss fused when built
+                return self.model.forward_loss(x, y)
             logits, raw_outputs, outputs = self.model(x)
             logits = logits.float()
             # lm: logits (T, B, V) against next tokens (T, B); classifier: (B, C) against labels (B,)
