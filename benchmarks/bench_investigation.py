@@ -93,12 +93,13 @@ def measure_rates(c) -> dict:
     return rates
 
 
-def measure_step(c, repeats: int, backend: str = "torch", mixed_precision: bool = False) -> float:
+def measure_step(c, repeats: int, backend: str = "torch", mixed_precision: bool = False,
+                 loss_backend: str = "torch") -> float:
     """Median seconds of one full training step (forward, AR/TAR, backward, clip, Adam)."""
     torch.manual_seed(0)
     n = c["T"] * c["B"]
     model = LanguageModel(AWDLSTMConfig(vocab_size=c["V"], emb_size=c["E"], hidden_size=c["H"], n_layers=c["L"],
-                                        backend=backend))
+                                        backend=backend, loss_backend=loss_backend))
     ids = np.random.default_rng(0).integers(2, c["V"], n * (repeats + 3) + 1).astype(np.int32)
     loader = LanguageModelLoader(ids, c["B"], c["T"], seed=0)
     learn = Learner(model, loader, progress=False, mixed_precision=mixed_precision)
@@ -183,7 +184,7 @@ def measure_components(c, repeats: int) -> dict:
             lstm_forward += median_time(lambda lstm=lstm, inp=inp: lstm(inp), repeats)
     out["lstm_layers"], out["lstm_layers_forward"] = lstm_total, lstm_forward
     model = LanguageModel(AWDLSTMConfig(vocab_size=c["V"], emb_size=c["E"], hidden_size=c["H"], n_layers=c["L"],
-                                        backend="torch"))
+                                        backend="torch", loss_backend="torch"))  # the lesson-era step
     ids = np.random.default_rng(0).integers(2, c["V"], n * (repeats + 3) + 1).astype(np.int32)
     loader = LanguageModelLoader(ids, c["B"], c["T"], seed=0)
     learn = Learner(model, loader, progress=False)
