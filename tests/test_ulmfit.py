@@ -1,6 +1,8 @@
 """The recipe's steps resume after an interruption: each stage checkpoints into out/training, a rerun
 reloads finished stages instead of retraining them, and the result equals an uninterrupted run."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -52,3 +54,36 @@ def test_finetune_lm_interrupted_in_its_second_stage_resumes(tmp_path, monkeypat
     assert abs(len(batches) - per_epoch) < 0.2 * per_epoch  # only stage 2's second epoch was trained again
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
+
+
+def test_classifier_stages_chain_thaw_and_flat_rates(tmp_path, monkeypatch):
+    """A stage ("only", n) trains layer group n alone; discriminative=False gives every group one rate;
+    a finetune_lm with no epochs writes the mapped model untrained."""
+    from ulmlite.text import NumericCorpus
+
+    ulmfit.pretrain(ids(0, 1500), ids(1, 300), VOCAB, RECIPE, tmp_path / "pre", progress=False)
+    untrained, history = ulmfit.finetune_lm(tmp_path / "pre", ids(2, 500), ids(3, 300), VOCAB,
+                                            replace(RECIPE, lm_last_epochs=0, lm_epochs=0), tmp_path / "lm",
+                                            progress=False)
+    assert history == []
+    pre, _, _ = ulmfit.load_model_dir(tmp_path / "pre")
+    assert torch.equal(untrained.encoder.rnns[0].module.weight_hh_l0, pre.encoder.rnns[0].module.weight_hh_l0)
+    rng = np.random.default_rng(0)
+    docs = [rng.integers(2, len(VOCAB), rng.integers(3, 12)) for _ in range(40)]
+    corpus = NumericCorpus(np.concatenate(docs).astype(np.int32),
+                           np.concatenate([[0], np.cumsum([len(d) for d in docs])]).astype(np.int64),
+                           np.array([int(d.mean() > 20) for d in docs]))
+    seen = []
+    real_fit = Learner.fit
+
+    def record(self, epochs, lr, schedule="stlr", **kwargs):
+        seen.append(([any(p.requires_grad for p in g) for g in self.groups], list(lr), schedule))
+        return real_fit(self, epochs, lr, schedule=schedule, **kwargs)
+
+    monkeypatch.setattr(Learner, "fit", record)
+    ulmfit.train_classifier(tmp_path / "lm", corpus, corpus, ["a", "b"], RECIPE, tmp_path / "clf", progress=False,
+                            schedule=[(("only", 1), 1, dict(schedule="constant")), (0, 1, dict(schedule="cosine"))],
+                            discriminative=False)
+    assert seen[0][0] == [False, True, False, False] and seen[0][2] == "constant"
+    assert all(seen[1][0]) and seen[1][2] == "cosine"
+    assert len(set(seen[0][1])) == 1  # one rate for every group

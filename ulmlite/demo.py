@@ -57,7 +57,8 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="data", help="where the data sets are (fetched there if missing)")
     parser.add_argument("--out", default="runs/demo")
-    parser.add_argument("--pretrain-tokens", type=int, default=1_200_000, help="general-English tokens to pretrain on")
+    parser.add_argument("--pretrain-tokens", type=int, default=None,
+                        help="general-English tokens to pretrain on (default: all, about 3.6M)")
     parser.add_argument("--quick", action="store_true", help="a tiny run (seconds): checks the plumbing only")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

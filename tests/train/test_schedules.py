@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ulmlite.train import Constant, OneCycle, SlantedTriangular
+from ulmlite.train import Constant, Cosine, OneCycle, SlantedTriangular
 
 
 @given(total=st.integers(10, 5000), cut_frac=st.floats(0.01, 0.9), ratio=st.floats(1.0, 100.0),
@@ -48,3 +48,13 @@ def test_one_cycle(total, pct, lr):
 
 def test_constant():
     assert Constant(0.1, 10)(7) == (0.1, None)
+
+
+@given(total=st.integers(2, 5000), ratio=st.floats(1.0, 100.0), lr=st.floats(1e-5, 1.0))
+def test_cosine_anneals_from_lr_to_lr_over_ratio(total, ratio, lr):
+    schedule = Cosine(lr, total, ratio)
+    rates = [schedule(t)[0] for t in range(total + 1)]
+    assert rates[0] == pytest.approx(lr) and rates[-1] == pytest.approx(lr / ratio)
+    assert all(a >= b - 1e-12 for a, b in zip(rates, rates[1:], strict=False))  # never rises
+    assert schedule(total // 2)[0] == pytest.approx(lr / ratio + (lr - lr / ratio) / 2 * (1 + math.cos(
+        math.pi * (total // 2) / total)))

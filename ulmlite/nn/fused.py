@@ -146,9 +146,12 @@ def fused_loss_available() -> bool:
     return extension_available() and hasattr(torch.ops.ulmlite, "linear_cross_entropy")
 
 
-def default_chunk_rows(vocab_size: int) -> int:
-    """Rows per chunk: about 2^25 logits (128 MB in float32) at a time, at least 64 rows."""
-    return max(64, (1 << 25) // max(vocab_size, 1))
+def default_chunk_rows(vocab_size: int, element_size: int = 4) -> int:
+    """Rows per chunk: the power of two giving at most 128 MB of logits (512 rows of a 60k vocabulary
+    in float32, 1024 in bfloat16), at least 64. Blocked GEMMs like such row counts: at the lesson's
+    size 1024 rows ran 1.2x faster than 1118 in bfloat16, 512 1.2x faster than 559 in float32."""
+    rows = max(64, (128 << 20) // max(vocab_size * element_size, 1))
+    return 1 << (rows.bit_length() - 1)
 
 
 def linear_cross_entropy(input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
@@ -167,7 +170,7 @@ def linear_cross_entropy(input: torch.Tensor, weight: torch.Tensor, bias: torch.
         t is not None and t.requires_grad for t in (input, weight, bias))
     loss, correct, _, _, _ = torch.ops.ulmlite.linear_cross_entropy(
         input.contiguous(), weight.contiguous(), None if bias is None else bias.contiguous(), target.contiguous(),
-        chunk_rows or default_chunk_rows(weight.shape[0]), with_grad)
+        chunk_rows or default_chunk_rows(weight.shape[0], weight.element_size()), with_grad)
     return loss, correct
 
 

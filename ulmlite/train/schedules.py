@@ -66,4 +66,18 @@ class Constant:
         return self.lr_max, None
 
 
-SCHEDULES = {"stlr": SlantedTriangular, "one_cycle": OneCycle, "constant": Constant}
+@dataclass(frozen=True)
+class Cosine:
+    """Cosine annealing from lr_max to lr_max / ratio (Loshchilov & Hutter 2017, one cycle, no
+    restart): the schedule ULMFiT's ablation (Table 7, "Freez + cos") sets against STLR."""
+
+    lr_max: float
+    total: int
+    ratio: float = 32.0
+
+    def __call__(self, t: int) -> tuple[float, None]:
+        low = self.lr_max / self.ratio
+        return low + (self.lr_max - low) / 2 * (1 + math.cos(math.pi * t / max(1, self.total))), None
+
+
+SCHEDULES = {"stlr": SlantedTriangular, "one_cycle": OneCycle, "constant": Constant, "cosine": Cosine}
