@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # No GPU to ask on a build machine: compile for Ampere (sm_80) and Hopper (sm_90).
 export TORCH_CUDA_ARCH_LIST ?= 8.0;9.0
 
-.PHONY: all demo test build rebuild bench bench-quick lint format clean
+.PHONY: all demo test build rebuild bench bench-quick study lint format clean
 
 all: test
 
@@ -45,6 +45,9 @@ bench: build
 
 bench-quick: build
 	for script in benchmarks/bench_*.py; do $(PY) $$script --quick || exit 1; done
+
+study: build
+	$(PY) benchmarks/ablations.py
 
 lint: $(DEPS)
 	$(VENV)/bin/ruff check ulmlite tests benchmarks setup.py

@@ -53,8 +53,8 @@ def test_bfloat16_within_bfloat16_tolerance_of_float64(n, v, chunk):
     ours = loss_and_grads(lambda *a: linear_cross_entropy(*a, chunk_rows=chunk), x.bfloat16(), w.bfloat16(), None, t)
     assert ours[0].dtype == torch.float32 and ours[2][1].dtype == torch.bfloat16
     torch.testing.assert_close(ours[0].double(), exact[0], rtol=2e-2, atol=2e-2)
-    for a, c in zip(ours[2], exact[2], strict=True):
-        torch.testing.assert_close(a.double(), c, rtol=5e-2, atol=2e-2 / n)
+    for a, c in zip(ours[2], exact[2], strict=True):  # bfloat16 keeps 8 bits: a few % of the largest entry
+        torch.testing.assert_close(a.double(), c, rtol=5e-2, atol=0.03 * c.abs().max().item())
 
 
 def test_autocast_casts_to_bfloat16_and_keeps_float32_parameters():
