@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, bar, gemm_gflops, median_time, print_table, write_results  # noqa: E402
+from common import RESULTS, bar, gemm_gflops, median_time, onednn_fp32_gflops, print_table, write_results  # noqa: E402
 
 from ulmlite.data import LanguageModelLoader  # noqa: E402
 from ulmlite.nn import AWDLSTMConfig, LanguageModel  # noqa: E402
@@ -106,14 +106,6 @@ def measure_step(c, repeats: int, backend: str = "torch", mixed_precision: bool 
     batches = iter([(xb[: c["T"]], yb[: c["T"]]) for xb, yb in loader])
     lrs = learn.discriminative_lrs(1e-3)
     return median_time(lambda: learn.train_batch(*next(batches), lrs, None), repeats, warmup=1)
-
-
-def onednn_fp32_gflops(m: int, k: int, n: int) -> float:
-    """oneDNN's float32 matmul with the weight reordered once (mkldnn ops PyTorch ships)."""
-    a, w = torch.randn(m, k), torch.randn(n, k)
-    packed = torch.ops.mkldnn._reorder_linear_weight(w, m)
-    seconds = median_time(lambda: torch.ops.mkldnn._linear_pointwise(a, packed, None, "none", [], ""), 3)
-    return 2 * m * k * n / seconds / 1e9
 
 
 def levers(rates: dict, bw: float, repeats: int, limits: dict) -> list[dict]:

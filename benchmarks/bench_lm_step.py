@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import bar, gemm_gflops, median_time, print_table, write_results  # noqa: E402
+from common import bar, gemm_gflops, onednn_fp32_gflops, print_table, write_results  # noqa: E402
 
 from ulmlite.data import LanguageModelLoader  # noqa: E402
 from ulmlite.nn import AWDLSTMConfig, EmbeddingDropout, LanguageModel, LockedDropout, WeightDrop, ar_tar_loss  # noqa: E402
@@ -203,13 +203,6 @@ def real_text(quick: bool) -> Path:
     np.savez(cache, train=vocab.numericalize_corpus(train).ids, valid=vocab.numericalize_corpus(valid).ids[:60000],
              vocab_size=len(vocab))
     return cache
-
-
-def onednn_fp32_gflops(m: int, k: int, n: int) -> float:
-    a, w = torch.randn(m, k), torch.randn(n, k)
-    packed = torch.ops.mkldnn._reorder_linear_weight(w, m)
-    seconds = median_time(lambda: torch.ops.mkldnn._linear_pointwise(a, packed, None, "none", [], ""), 3)
-    return 2 * m * k * n / seconds / 1e9
 
 
 def main() -> None:

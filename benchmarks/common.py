@@ -51,6 +51,14 @@ def gemm_gflops(m: int, k: int, n: int, dtype=torch.float32, repeats: int = 5) -
     return 2 * m * k * n / seconds / 1e9
 
 
+def onednn_fp32_gflops(m: int, k: int, n: int, repeats: int = 3) -> float:
+    """oneDNN's float32 matmul (m x k) @ (k x n), the weight reordered once (mkldnn ops PyTorch ships)."""
+    a, w = torch.randn(m, k), torch.randn(n, k)
+    packed = torch.ops.mkldnn._reorder_linear_weight(w, m)
+    seconds = median_time(lambda: torch.ops.mkldnn._linear_pointwise(a, packed, None, "none", [], ""), repeats)
+    return 2 * m * k * n / seconds / 1e9
+
+
 def print_table(rows: list[dict], columns: list[str]) -> None:
     widths = [max(len(c), *(len(format_cell(r.get(c))) for r in rows)) for c in columns]
     print("  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True)))

@@ -211,9 +211,7 @@ def train_classifier(lm_dir, train: NumericCorpus, valid: NumericCorpus, classes
                           (0, recipe.clf_epochs, dict(cut_frac=0.1, ratio=32))]
     for k, (trainable, epochs, args) in enumerate(stages):  # lesson: use_clr=(8, 3) twice, then (32, 10)
         if isinstance(trainable, tuple):  # ("only", n): one layer group alone
-            for g, group in enumerate(learn.groups):
-                for p in group:
-                    p.requires_grad_(g == trainable[1] % len(learn.groups))
+            learn.train_only(trainable[1])
         else:
             learn.freeze_to(trainable)
         args = dict(args)

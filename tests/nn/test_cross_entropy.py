@@ -139,3 +139,8 @@ def test_bad_input_raises_a_clear_error(change, message):
     a = {**GOOD, **change}
     with pytest.raises(RuntimeError, match=message):
         torch.ops.ulmlite.linear_cross_entropy(a["x"], a["w"], a["b"], a["t"], a["chunk"], True)
+
+
+def test_an_unknown_loss_backend_is_refused_when_the_model_is_built():
+    with pytest.raises(ValueError, match="loss backend must be 'torch', 'fused' or 'auto', got 'bogus'"):
+        LanguageModel(AWDLSTMConfig(vocab_size=10, emb_size=4, hidden_size=6, n_layers=1, loss_backend="bogus"))

@@ -133,6 +133,7 @@ class LanguageModel(nn.Module):
         self.config = config
         self.encoder = AWDLSTMEncoder(config)
         self.decoder = LinearDecoder(self.encoder.encoder, config.dropout, bias=config.decoder_bias)
+        self.loss_backend = resolve_loss_backend(config.loss_backend)
 
     def reset(self) -> None:
         self.encoder.reset()
@@ -146,12 +147,11 @@ class LanguageModel(nn.Module):
         """The training and validation path: (mean cross-entropy against targets (T, B), the number of
         correct next-token predictions, raw_outputs, outputs). With the fused loss backend the decoder
         and the cross-entropy run as one op in chunks of rows, so the (T*B, V) logits never exist."""
-        backend = resolve_loss_backend(self.config.loss_backend)
         raw_outputs, outputs = self.encoder(ids)
         dropped = self.decoder.output_dp(outputs[-1])
         linear = self.decoder.decoder
         flat, flat_targets = dropped.reshape(-1, dropped.shape[-1]), targets.reshape(-1).long()
-        if backend == "fused":
+        if self.loss_backend == "fused":
             loss, correct = linear_cross_entropy(flat, linear.weight, linear.bias, flat_targets)
         else:
             logits = linear(flat).float()

@@ -102,6 +102,13 @@ class Learner:
             for p in group:
                 p.requires_grad_(k >= n)
 
+    def train_only(self, n: int) -> None:
+        """Train layer group n alone (chain-thaw, Felbo et al. 2017); negative n counts from the end."""
+        n = n % len(self.groups)
+        for k, group in enumerate(self.groups):
+            for p in group:
+                p.requires_grad_(k == n)
+
     def freeze(self) -> None:
         self.freeze_to(-1)
 
