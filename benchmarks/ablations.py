@@ -65,6 +65,7 @@ CLASSIFIER_METHODS = {
     "freez + cos": (_freez(dict(schedule="cosine")), False),
     "ULMFiT": (STLR_STAGES, True),
 }
+ENSEMBLE_METHODS = ["ULMFiT", "freez + stlr"]  # each also trained backwards, then averaged
 # Table 6's LM fine-tuning: (epochs or None for none, discriminative, schedule).
 LM_METHODS = {
     "no LM fine-tuning": (False, False, "stlr"),
@@ -118,7 +119,7 @@ class Data:
 def pretrained(data: Data, backwards: bool) -> Path:
     out = WORK / f"pretrained-{'bwd' if backwards else 'fwd'}"
     if not (out / "checkpoint.json").exists():
-        ids = data.general_ids[::-1].copy() if backwards else data.general_ids
+        ids = data.general_ids  # the loader reads it right to left for a backward model
         cut = int(len(ids) * 0.95)
         ulmfit.pretrain(ids[:cut], ids[cut:], data.general_vocab, RECIPE, out, backwards=backwards, seed=0,
                         progress=False)
@@ -147,11 +148,8 @@ def finetuned(data: Data, start: Path, method: str, seed: int, backwards=False, 
         ids = data.domain_ids
     else:  # supervised low-shot: only the labelled snippets' text
         ids = np.concatenate([data.corpora[("train", False)].doc(k) for k in subset])
-    valid = data.valid_ids
-    if backwards:
-        ids, valid = ids[::-1].copy(), valid[::-1].copy()
-    ulmfit.finetune_lm(start, ids, valid, data.vocab, recipe, out, backwards=backwards, seed=seed, progress=False,
-                       discriminative=discriminative, schedule=schedule)
+    ulmfit.finetune_lm(start, ids, data.valid_ids, data.vocab, recipe, out, backwards=backwards, seed=seed,
+                       progress=False, discriminative=discriminative, schedule=schedule)
     return out
 
 
@@ -228,6 +226,11 @@ def run(only: set[str], seeds: list[int]) -> None:
         return lm[s]
 
     tasks = [(f"table7-ULMFiT-seed{s}", lambda s=s: classify(data, ulmfit_lm(s), "ULMFiT", s)) for s in seeds]
+    if "ensemble" in only:  # the backward twins of ULMFiT and of the best variant (freez + stlr)
+        for method in ENSEMBLE_METHODS:
+            tasks += [(f"ensemble-backward-{method}-seed{s}", lambda s=s, m=method: classify(
+                data, finetuned(data, pretrained(data, True), "full + discr + stlr", s, backwards=True), m, s,
+                backwards=True)) for s in seeds]
     if "table4" in only:
         tasks += [(f"table4-without-pretraining-seed{s}", lambda s=s: classify(
             data, finetuned(data, random_lm(data), "full + discr + stlr", s), "ULMFiT", s)) for s in seeds]
@@ -235,10 +238,6 @@ def run(only: set[str], seeds: list[int]) -> None:
         for method in ["from scratch"] + [m for m in CLASSIFIER_METHODS if m not in ("ULMFiT", "from scratch")]:
             tasks += [(f"table7-{method}-seed{s}", lambda s=s, m=method: classify(data, ulmfit_lm(s), m, s))
                       for s in seeds]
-    if "table6" in only:
-        for method in [m for m in LM_METHODS if m != "full + discr + stlr"]:
-            tasks += [(f"table6-{method}-seed{s}", lambda s=s, m=method: classify(
-                data, finetuned(data, fwd, m, s), "ULMFiT", s)) for s in seeds]
     if "lowshot" in only:
         for size in [n for n in LOW_SHOT if n is not None]:  # "all labels" is table7's ULMFiT and from scratch
             for s in seeds:
@@ -252,10 +251,10 @@ def run(only: set[str], seeds: list[int]) -> None:
                     (f"lowshot-{size}-from-scratch-seed{s}",
                      lambda s=s, sub=sub: classify(data, ulmfit_lm(s), "from scratch", s, subset=sub)),
                 ]
-    if "ensemble" in only:
-        tasks += [(f"ensemble-backward-seed{s}", lambda s=s: classify(
-            data, finetuned(data, pretrained(data, True), "full + discr + stlr", s, backwards=True), "ULMFiT", s,
-            backwards=True)) for s in seeds]
+    if "table6" in only:
+        for method in [m for m in LM_METHODS if m != "full + discr + stlr"]:
+            tasks += [(f"table6-{method}-seed{s}", lambda s=s, m=method: classify(
+                data, finetuned(data, fwd, m, s), "ULMFiT", s)) for s in seeds]
     for key, compute in tasks:
         cached(key, compute)
 
@@ -295,18 +294,19 @@ def report(seeds: list[int]) -> None:
             else:
                 prefix = f"lowshot-{size}-{kind.replace(' ', '-')}"
             row("fig3", f"{size or 'all'} labels, {kind}", prefix)
-    ensemble = []
-    for s in seeds:
-        f, b = (CACHE / f"table7-ULMFiT-seed{s}.json"), (CACHE / f"ensemble-backward-seed{s}.json")
-        if f.exists() and b.exists():
-            pf, pb = (np.array(json.loads(p.read_text())["test_probs"]) for p in (f, b))
-            labels = read_csv(DATA / "rt_polarity" / "test.csv", classes=CLASSES).labels
-            ensemble.append({"fwd": float(((pf > 0.5) != labels).mean()), "bwd": float(((pb > 0.5) != labels).mean()),
-                             "fwd+bwd": float((((pf + pb) / 2 > 0.5) != labels).mean())})
-    if ensemble:
-        for k in ("fwd", "bwd", "fwd+bwd"):
+    labels = read_csv(DATA / "rt_polarity" / "test.csv", classes=CLASSES).labels
+    for method in ENSEMBLE_METHODS:  # the forward and backward classifiers' test probabilities, averaged
+        ensemble = []
+        for s in seeds:
+            f, b = CACHE / f"table7-{method}-seed{s}.json", CACHE / f"ensemble-backward-{method}-seed{s}.json"
+            if f.exists() and b.exists():
+                pf, pb = (np.array(json.loads(p.read_text())["test_probs"]) for p in (f, b))
+                ensemble.append({"fwd": float(((pf > 0.5) != labels).mean()),
+                                 "bwd": float(((pb > 0.5) != labels).mean()),
+                                 "fwd+bwd": float((((pf + pb) / 2 > 0.5) != labels).mean())})
+        for k in ("fwd", "bwd", "fwd+bwd") if ensemble else ():
             values = [e[k] for e in ensemble]
-            rows.append({"table": "ensemble", "method": k, "test_error": statistics.mean(values),
+            rows.append({"table": "ensemble", "method": f"{method}, {k}", "test_error": statistics.mean(values),
                          "test_std": statistics.stdev(values) if len(values) > 1 else 0.0, "seeds": len(values)})
     base = json.loads((CACHE / "baselines.json").read_text()) if (CACHE / "baselines.json").exists() else {}
     for name in ("tfidf_lr", "nbsvm"):

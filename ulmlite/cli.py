@@ -90,6 +90,8 @@ def _recipe(args):
     changes = {k: getattr(args, k) for k in ("max_vocab", "bptt", "lm_bs", "clf_bs", "pretrain_epochs", "lm_epochs",
                                              "clf_epochs", "pretrain_lr", "lm_lr", "clf_lr")
                if getattr(args, k, None) is not None}
+    if getattr(args, "discriminative", None) is not None:
+        changes["clf_discriminative"] = args.discriminative == "on"
     return replace(recipe, config=config, mixed_precision=args.bf16, **changes)
 
 
@@ -312,6 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     clf.add_argument("--out", required=True)
     clf.add_argument("--label-col", default="label")
     clf.add_argument("--text-cols", nargs="+", default=["text"])
+    clf.add_argument("--discriminative", choices=["on", "off"], default=None,
+                     help="a rate per layer group, divided by 2.6 downwards (default: lesson on, small off)")
     _add_recipe_flags(clf)
     clf.set_defaults(run=_train_classifier)
 

@@ -1,0 +1,57 @@
+"""`make demo`'s plumbing (`--quick`) on a tiny data folder the test writes: both directions
+train in their own processes, and the report holds what the issue asks for."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from ulmlite import demo
+
+WORDS = "the a film movie was is plot actor story scene director music".split()
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo_data")
+    rng = np.random.default_rng(0)
+    (root / "rt_polarity").mkdir()
+    for split, n in (("train", 160), ("valid", 60), ("test", 60)):
+        with open(root / "rt_polarity" / f"{split}.csv", "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["label", "text", "movie"])
+            for k in range(n):
+                label = "fresh" if k % 2 else "rotten"
+                cue = "great" if label == "fresh" else "awful"
+                writer.writerow([label, " ".join(rng.choice(WORDS, 10)) + f" {cue} {cue} .", f"movie_{k % 7}"])
+    plots = [" ".join(rng.choice(WORDS, 30)) + " ." for _ in range(20)]
+    (root / "rt_polarity" / "unlabelled_plots.txt").write_text("\n".join(plots) + "\n", encoding="utf-8")
+    (root / "general_en").mkdir()
+    general = "\n\f\n".join(" ".join(rng.choice(WORDS + ["great", "awful"], 80)) + " ." for _ in range(80))
+    (root / "general_en" / "train.txt").write_text(general + "\n", encoding="utf-8")
+    return root
+
+
+def test_quick_demo_trains_both_directions_and_reports(data_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("ULMLITE_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "demo"
+    report = demo.main(["--quick", "--data", str(data_root), "--out", str(out)])
+    saved = json.loads((out / "report.json").read_text())
+    assert saved["test_accuracy"] == report["test_accuracy"]
+    for key in ("test_accuracy", "baseline_tfidf_lr_accuracy", "forward_test_accuracy", "backward_test_accuracy"):
+        assert 0.0 <= saved[key] <= 1.0, key
+    assert saved["seconds"] > 0 and saved["models"] == ["forward", "backward"] and saved["test_documents"] == 60
+    assert sum(map(sum, saved["confusion_matrix"])) == 60
+    assert set(saved["history"]) == {"forward", "backward"}
+    for direction in ("forward", "backward"):
+        assert set(saved["history"][direction]) == {"pretrain", "finetune_lm", "classifier"}
+        meta = json.loads((out / direction / "classifier" / "checkpoint.json").read_text())
+        assert meta["kind"] == "classifier" and meta["backwards"] == (direction == "backward")
+    assert (out / "curves.png").stat().st_size > 0
+
+
+def test_quick_demo_forward_only(data_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("ULMLITE_CACHE", str(tmp_path / "cache"))
+    report = demo.main(["--quick", "--no-backward", "--data", str(data_root), "--out", str(tmp_path / "demo")])
+    assert report["models"] == ["forward"] and report["test_accuracy"] == report["forward_test_accuracy"]
