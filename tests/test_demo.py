@@ -48,6 +48,7 @@ def test_quick_demo_trains_both_directions_and_reports(data_root, tmp_path, monk
         assert set(saved["history"][direction]) == {"pretrain", "finetune_lm", "classifier"}
         meta = json.loads((out / direction / "classifier" / "checkpoint.json").read_text())
         assert meta["kind"] == "classifier" and meta["backwards"] == (direction == "backward")
+        assert meta["kept_epoch"]["epoch"] == 1 and 0.0 <= meta["kept_epoch"]["accuracy"] <= 1.0  # --quick: 1 epoch
     assert (out / "curves.png").stat().st_size > 0
 
 

@@ -92,6 +92,8 @@ def _recipe(args):
                if getattr(args, k, None) is not None}
     if getattr(args, "discriminative", None) is not None:
         changes["clf_discriminative"] = args.discriminative == "on"
+    if getattr(args, "keep_best", None) is not None:
+        changes["clf_keep_best"] = args.keep_best == "on"
     return replace(recipe, config=config, mixed_precision=args.bf16, **changes)
 
 
@@ -316,6 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     clf.add_argument("--text-cols", nargs="+", default=["text"])
     clf.add_argument("--discriminative", choices=["on", "off"], default=None,
                      help="a rate per layer group, divided by 2.6 downwards (default: lesson on, small off)")
+    clf.add_argument("--keep-best", choices=["on", "off"], default=None,
+                     help="end with the last stage's best epoch by valid accuracy (default: lesson off, small on)")
     _add_recipe_flags(clf)
     clf.set_defaults(run=_train_classifier)
 

@@ -84,6 +84,7 @@ class Recipe:
     clf_lr: float = 3e-3  # lesson: lr = 3e-3, lrm = 2.6
     clf_epochs: int = 14  # lesson: the last stage, cycle_len=14, use_clr=(32, 10)
     clf_discriminative: bool = True  # lesson: lrs = lr / 2.6 per layer group downwards
+    clf_keep_best: bool = False  # lesson: the last epoch; True: the last stage's best epoch by valid accuracy
     wd: float = 1e-7  # lesson: wd = 1e-7
     mixed_precision: bool = False
     pretrain_drop_mult: float = 1.0  # every dropout of the pretraining LM scaled by this (fastai v1's drop_mult)
@@ -97,11 +98,13 @@ class Recipe:
         bfloat16 autocast (2.6x the tokens/s of float32 with F.cross_entropy at this size, measured),
         and one classifier rate for every layer group: with a pretrained encoder this small,
         discriminative rates cost 2.6 to 6.3 points of validation accuracy wherever the study
-        (benchmarks/ablations.py, Table 7) added them, and "freez + stlr" was its best variant."""
+        (benchmarks/ablations.py, Table 7) added them, and "freez + stlr" was its best variant.
+        The classifier fits its training snippets within two or three epochs of the last stage
+        (validation loss rises after), so the epoch with the best validation accuracy is kept."""
         config = AWDLSTMConfig(emb_size=128, hidden_size=384, n_layers=3)
         return cls(config=config, max_vocab=15000, lm_bs=64, pretrain_epochs=1, pretrain_lr=1e-2, lm_lr=1e-2,
-                   lm_epochs=3, clf_bs=64, clf_lr=1e-2, clf_epochs=5, clf_discriminative=False, pretrain_drop_mult=0.2,
-                   lm_drop_mult=0.5, clf_drop_mult=0.5, mixed_precision=True)
+                   lm_epochs=3, clf_bs=64, clf_lr=1e-2, clf_epochs=5, clf_discriminative=False, clf_keep_best=True,
+                   pretrain_drop_mult=0.2, lm_drop_mult=0.5, clf_drop_mult=0.5, mixed_precision=True)
 
 
 def scale_dropouts(config: AWDLSTMConfig, mult: float) -> AWDLSTMConfig:
@@ -225,9 +228,12 @@ def train_classifier(lm_dir, train: NumericCorpus, valid: NumericCorpus, classes
         else:
             learn.freeze_to(trainable)
         args = dict(args)
-        learn.fit(epochs, lrs, schedule=args.pop("schedule", "stlr"), checkpoint_dir=_stage_dir(out, k + 1), **args)
+        keep = "accuracy" if recipe.clf_keep_best and k == len(stages) - 1 else None  # the last stage's best epoch
+        learn.fit(epochs, lrs, schedule=args.pop("schedule", "stlr"), checkpoint_dir=_stage_dir(out, k + 1),
+                  keep_best=keep, **args)
     return model, _finish(out, learn, vocab, "classifier", classes=classes, backwards=backwards,
-                          classifier={"bptt": recipe.bptt, "head_drops": list(model.head_drops)})
+                          classifier={"bptt": recipe.bptt, "head_drops": list(model.head_drops)},
+                          kept_epoch=learn.best)
 
 
 @torch.no_grad()

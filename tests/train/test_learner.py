@@ -199,3 +199,53 @@ def test_a_checkpoint_of_another_vocabulary_or_config_is_refused(tmp_path):
     with pytest.raises(ValueError, match="config.dropouth"):
         other_config.fit(1, 0.01, schedule="constant", checkpoint_dir=tmp_path / "run")
     assert learn.load(tmp_path / "run")["epoch"] == 1  # refused twice, still intact
+
+
+def scripted(learn, accuracies):
+    """Validation that answers these accuracies (and losses 1 - accuracy) epoch by epoch."""
+    answers = iter(accuracies)
+
+    def validate():
+        a = next(answers)
+        return {"valid_loss": 1.0 - a, "accuracy": a}
+
+    learn.validate = validate
+    snapshots = {}
+    learn.hooks.after_epoch.append(lambda learner, metrics: snapshots.__setitem__(
+        metrics["epoch"], {k: v.clone() for k, v in learner.model.state_dict().items()}))
+    return snapshots
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "valid_loss"])
+def test_keep_best_ends_with_the_best_epochs_weights(metric):
+    learn = tiny_lm_learner()
+    snapshots = scripted(learn, [0.5, 0.9, 0.7, 0.6])
+    learn.fit(4, 0.01, schedule="constant", keep_best=metric)
+    assert learn.best["epoch"] == 2 and learn.best[metric] == pytest.approx(0.9 if metric == "accuracy" else 0.1)
+    for name, value in learn.model.state_dict().items():
+        assert torch.equal(value, snapshots[2][name]), name
+    assert not torch.equal(snapshots[2]["decoder.decoder.weight"], snapshots[4]["decoder.decoder.weight"])
+
+
+def test_keep_best_survives_an_interruption(tmp_path):
+    first = tiny_lm_learner()
+    snapshots = scripted(first, [0.5, 0.9, 0.7, 0.6])
+    first.hooks.after_epoch.append(lambda learner, metrics: (_ for _ in ()).throw(KeyboardInterrupt)
+                                   if metrics["epoch"] == 3 else None)
+    with pytest.raises(KeyboardInterrupt):
+        first.fit(4, 0.01, schedule="constant", checkpoint_dir=tmp_path / "run", keep_best="accuracy")
+    resumed = tiny_lm_learner(init_seed=9)
+    scripted(resumed, [0.6])  # only epoch 4 is trained again; epoch 2 stays the best
+    resumed.fit(4, 0.01, schedule="constant", checkpoint_dir=tmp_path / "run", keep_best="accuracy")
+    assert resumed.best == {"epoch": 2, "accuracy": 0.9}
+    for name, value in resumed.model.state_dict().items():
+        assert torch.equal(value, snapshots[2][name]), name
+
+
+def test_keep_best_needs_a_known_metric_and_validation_data():
+    learn = tiny_lm_learner()
+    with pytest.raises(ValueError, match="keep_best"):
+        learn.fit(1, 0.01, keep_best="f1")
+    learn.valid_data = None
+    with pytest.raises(ValueError, match="keep_best"):
+        learn.fit(1, 0.01, keep_best="accuracy")

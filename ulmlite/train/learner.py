@@ -62,6 +62,7 @@ class Learner:
                                    weight_decay=weight_decay, foreach=True)
         self.history: list[dict] = []
         self.step = 0  # batches trained in the current fit
+        self.best: dict | None = None  # the epoch a fit with keep_best kept
         config = getattr(model, "config", None)
         config = ({k: v for k, v in asdict(config).items() if k not in ("backend", "loss_backend")}
                   if is_dataclass(config) else {})
@@ -175,12 +176,18 @@ class Learner:
     # --- fitting ----------------------------------------------------------------------------
 
     def fit(self, epochs: int, lr: float | list[float], schedule: str = "stlr", checkpoint_dir: str | None = None,
-            **schedule_args) -> list[dict]:
+            keep_best: str | None = None, **schedule_args) -> list[dict]:
         """Train for `epochs` with discriminative rates from `lr` under `schedule` ("stlr",
         "one_cycle", "constant"). With `checkpoint_dir`, a checkpoint is written after every epoch
-        and, when one from the same fit is there, training resumes from it."""
+        and, when one from the same fit is there, training resumes from it.
+
+        `keep_best` names a validation metric ("accuracy"; or "valid_loss", "perplexity", lower
+        is better): the model ends with the weights of the epoch that scored best on it, not the
+        last epoch's (fastai's SaveModelCallback). `self.best` says which epoch that was."""
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {sorted(SCHEDULES)}, got {schedule!r}")
+        if keep_best is not None and (self.valid_data is None or keep_best not in KEEP_BEST):
+            raise ValueError(f"keep_best needs validation data and one of {sorted(KEEP_BEST)}, got {keep_best!r}")
         base_lrs = self.discriminative_lrs(lr)
         steps_per_epoch = dist.min_over_ranks(len(self.train_data))
         total = epochs * steps_per_epoch
@@ -190,6 +197,9 @@ class Learner:
         start_epoch, self.step = 0, 0
         if checkpoint_dir and (Path(checkpoint_dir) / "checkpoint.json").exists():
             start_epoch = self._resume(checkpoint_dir, spec)
+        # The best epoch's weights go beside the checkpoint (each save replaces the checkpoint's folder).
+        best_dir = Path(checkpoint_dir).with_name(Path(checkpoint_dir).name + "-best") if checkpoint_dir else None
+        best = _BestEpoch(keep_best, self.model, best_dir, resuming=start_epoch > 0) if keep_best else None
         self.model.train()
         results = []
         for epoch in range(start_epoch, epochs):
@@ -217,10 +227,16 @@ class Learner:
             self.history.append(metrics)
             if dist.is_main() and self.progress:
                 print("  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()))
+            if best is not None:  # before the epoch's checkpoint: a resumed fit never misses a best
+                best.update(epoch + 1, metrics[keep_best])
             if checkpoint_dir:
                 self.save(checkpoint_dir, fit=spec, epoch=epoch + 1)
             for hook in self.hooks.after_epoch:
                 hook(self, metrics)
+        if best is not None:
+            self.best = best.restore(epochs)
+            if dist.is_main() and self.progress and self.best["epoch"] != epochs:
+                print(f"kept epoch {self.best['epoch']} ({keep_best} {self.best[keep_best]:.4f})")
         return results
 
     def _loader_state(self) -> dict:
@@ -345,3 +361,44 @@ class LRFinderResult:
         fig.savefig(path)
         plt.close(fig)
         return Path(path)
+
+
+KEEP_BEST = {"accuracy": 1.0, "valid_loss": -1.0, "perplexity": -1.0}  # +1: higher is better
+
+
+class _BestEpoch:
+    """The best epoch of one fit so far, by a validation metric: its weights are kept in memory, or
+    in `folder` (a model checkpoint) when the fit checkpoints, so that a resumed fit still knows them."""
+
+    def __init__(self, metric: str, model: torch.nn.Module, folder: Path | None, resuming: bool):
+        self.metric, self.model, self.folder, self.sign = metric, model, folder, KEEP_BEST[metric]
+        self.epoch, self.value, self.state = None, None, None
+        if folder is not None:
+            if resuming and (folder / "checkpoint.json").exists():
+                info = read_info(folder)
+                self.epoch, self.value = info["best_epoch"], info["best_value"]
+            elif not resuming and dist.is_main():
+                import shutil
+
+                shutil.rmtree(folder, ignore_errors=True)  # a best of an earlier, finished fit
+
+    def update(self, epoch: int, value: float) -> None:
+        if self.value is not None and self.sign * value <= self.sign * self.value:
+            return
+        self.epoch, self.value = epoch, value
+        if self.folder is None:
+            self.state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        else:
+            if dist.is_main():
+                save_checkpoint(self.folder, self.model, best_epoch=epoch, best_value=value)
+            dist.barrier()
+
+    def restore(self, last_epoch: int) -> dict:
+        """Load the best epoch's weights (unless that was the last) and say which it was."""
+        if self.epoch is not None and self.epoch != last_epoch:
+            if self.state is not None:
+                self.model.load_state_dict(self.state)
+            else:
+                load_checkpoint(self.folder, self.model)
+        return {"epoch": self.epoch, self.metric: self.value}
+
