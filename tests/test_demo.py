@@ -39,7 +39,8 @@ def test_quick_demo_trains_both_directions_and_reports(data_root, tmp_path, monk
     report = demo.main(["--quick", "--data", str(data_root), "--out", str(out)])
     saved = json.loads((out / "report.json").read_text())
     assert saved["test_accuracy"] == report["test_accuracy"]
-    for key in ("test_accuracy", "baseline_tfidf_lr_accuracy", "forward_test_accuracy", "backward_test_accuracy"):
+    for key in ("test_accuracy", "baseline_tfidf_lr_accuracy", "forward_test_accuracy", "backward_test_accuracy",
+                "forward_valid_accuracy", "backward_valid_accuracy"):
         assert 0.0 <= saved[key] <= 1.0, key
     assert saved["seconds"] > 0 and saved["models"] == ["forward", "backward"] and saved["test_documents"] == 60
     assert sum(map(sum, saved["confusion_matrix"])) == 60

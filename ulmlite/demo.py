@@ -90,10 +90,12 @@ def train_direction(job: dict) -> dict:
                                          out / "classifier", backwards=backwards, seed=seed, progress=progress)
     probs = ulmfit.predict_proba(model, corpora["test"])
     accuracy = float((probs.argmax(1) == corpora["test"].labels).mean())
-    say(f"classifier: valid accuracy {clf[-1]['accuracy']:.4f}, test accuracy {accuracy:.4f} "
-        f"({sum(h['seconds'] for h in clf):.0f} s)")
+    kept = json.loads((out / "classifier" / "checkpoint.json").read_text()).get("kept_epoch") or {}
+    valid = kept.get("accuracy", clf[-1]["accuracy"])
+    say(f"classifier: valid accuracy {valid:.4f} (epoch {kept.get('epoch', 'last')} of the last stage), "
+        f"test accuracy {accuracy:.4f} ({sum(h['seconds'] for h in clf):.0f} s)")
     return {"history": {"pretrain": pre, "finetune_lm": lm, "classifier": clf}, "test_probs": probs,
-            "test_accuracy": accuracy}
+            "test_accuracy": accuracy, "valid_accuracy": valid, "kept_epoch": kept.get("epoch")}
 
 
 def main(argv=None) -> dict:
@@ -162,7 +164,8 @@ def main(argv=None) -> dict:
     names = ["forward", "backward"][: len(results)]
     report = {
         "test_accuracy": test_accuracy, "baseline_tfidf_lr_accuracy": baseline, "seconds": seconds,
-        "models": names, **{f"{n}_test_accuracy": r["test_accuracy"] for n, r in zip(names, results, strict=True)},
+        "models": names, **{f"{n}_{k}": r[k] for n, r in zip(names, results, strict=True)
+                            for k in ("test_accuracy", "valid_accuracy", "kept_epoch")},
         "test_documents": len(labels),
         "confusion_matrix": ulmfit.confusion_matrix(labels, probs.argmax(1), 2).tolist(),
         "classes": classes, "recipe": {k: v for k, v in asdict(recipe).items() if k != "config"},
