@@ -123,7 +123,7 @@ def classifier_corpus(tokens, vocab: Vocab, labels, backwards: bool = False) -> 
 
 
 def reverse_documents(numbers: NumericCorpus) -> NumericCorpus:
-    """Each document reversed on its own, in place in the order: what a backward model reads."""
+    """Each document reversed on its own, the documents kept in their order: what a backward model reads."""
     ids = np.concatenate([numbers.doc(k)[::-1] for k in range(len(numbers))]) if len(numbers) else numbers.ids
     return NumericCorpus(ids.astype(np.int32), numbers.offsets, numbers.labels)
 

@@ -10,6 +10,7 @@ import copy
 import itertools
 import json
 import math
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, is_dataclass
@@ -200,6 +201,7 @@ class Learner:
         # The best epoch's weights go beside the checkpoint (each save replaces the checkpoint's folder).
         best_dir = Path(checkpoint_dir).with_name(Path(checkpoint_dir).name + "-best") if checkpoint_dir else None
         best = _BestEpoch(keep_best, self.model, best_dir, resuming=start_epoch > 0) if keep_best else None
+        self.best = None
         self.model.train()
         results = []
         for epoch in range(start_epoch, epochs):
@@ -378,8 +380,6 @@ class _BestEpoch:
                 info = read_info(folder)
                 self.epoch, self.value = info["best_epoch"], info["best_value"]
             elif not resuming and dist.is_main():
-                import shutil
-
                 shutil.rmtree(folder, ignore_errors=True)  # a best of an earlier, finished fit
 
     def update(self, epoch: int, value: float) -> None:
