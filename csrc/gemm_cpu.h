@@ -15,6 +15,8 @@ struct PackedLinear {
 };
 
 PackedLinear pack_linear(const at::Tensor& weight, int64_t batch);
+// The same for W^T (N, K) -> (K, N), for the backward's x W products.
+PackedLinear pack_linear_transposed(const at::Tensor& weight, int64_t batch);
 // y = x W^T + addend (addend may be undefined) into a new tensor.
 at::Tensor linear(const at::Tensor& x, const PackedLinear& w, const at::Tensor& addend);
 // y = x W^T + bias.

@@ -65,7 +65,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lstm_layer_backward(
   Tensor dh = dh_last;  // gradient reaching h_t from step t+1 (and from h_T's own use)
   Tensor dc = dc_last.clone();
   Tensor dc_prev = at::empty_like(dc);
-  const PackedLinear recurrent_t = pack_linear(w_hh.t().contiguous(), B);  // dh = dgates R
+  const PackedLinear recurrent_t = pack_linear_transposed(w_hh, B);  // dh = dgates R
   for (int64_t t = T - 1; t >= 0; --t) {
     const Tensor c_prev = t == 0 ? c0 : cs[t - 1];
     Tensor dgates_t = dgates[t];
@@ -75,7 +75,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lstm_layer_backward(
   }
   const Tensor dg = dgates.view({T * B, 4 * H});
   const Tensor h_prev = at::cat({h0.unsqueeze(0), y.narrow(0, 0, T - 1)}).view({T * B, H});
-  Tensor dx = linear(dg, pack_linear(w_ih.t().contiguous(), T * B), Tensor()).view({T, B, I});
+  Tensor dx = linear(dg, pack_linear_transposed(w_ih, T * B), Tensor()).view({T, B, I});
   Tensor dw_ih = at::mm(dg.t(), x.reshape({T * B, I}));
   Tensor dw_hh = at::mm(dg.t(), h_prev);
   Tensor db = dg.sum(0);
