@@ -20,10 +20,12 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ulmlite import ulmfit
 from ulmlite.text import PlainTextCorpus, Tokenizer, Vocab, read_csv
 from ulmlite.text.fetch import fetch_general_en, fetch_rt_polarity
+from ulmlite.train.checkpoint import read_info
 
 
 def tfidf_logistic_regression(train, test) -> float:
@@ -66,8 +68,6 @@ def plot_curves(runs: dict, path: Path) -> None:
 def train_direction(job: dict) -> dict:
     """Pretrain, fine-tune and train the classifier in one direction (in a process of its own when
     both directions run). Returns the histories and the test probabilities."""
-    import torch
-
     torch.set_num_threads(job["threads"])
     backwards, recipe, seed, out = job["backwards"], job["recipe"], job["seed"], Path(job["out"])
     name = "backward" if backwards else "forward"
@@ -90,7 +90,7 @@ def train_direction(job: dict) -> dict:
                                          out / "classifier", backwards=backwards, seed=seed, progress=progress)
     probs = ulmfit.predict_proba(model, corpora["test"])
     accuracy = float((probs.argmax(1) == corpora["test"].labels).mean())
-    kept = json.loads((out / "classifier" / "checkpoint.json").read_text()).get("kept_epoch") or {}
+    kept = read_info(out / "classifier").get("kept_epoch") or {}
     valid = kept.get("accuracy", clf[-1]["accuracy"])
     say(f"classifier: valid accuracy {valid:.4f} (epoch {kept.get('epoch', 'last')} of the last stage), "
         f"test accuracy {accuracy:.4f} ({sum(h['seconds'] for h in clf):.0f} s)")
@@ -138,8 +138,6 @@ def main(argv=None) -> dict:
     domain_vocab = Vocab.from_corpus(domain_tokens, recipe.max_vocab, recipe.min_freq)
     tokens = {s: tokenizer.corpus(list(splits[s].docs), name=f"rt_{s}") for s in ("train", "valid", "test")}
     corpora = {s: ulmfit.classifier_corpus(t, domain_vocab, splits[s].labels) for s, t in tokens.items()}
-
-    import torch
 
     directions = [False] if args.no_backward else [False, True]
     threads = max(1, torch.get_num_threads() // len(directions))

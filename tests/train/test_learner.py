@@ -249,3 +249,16 @@ def test_keep_best_needs_a_known_metric_and_validation_data():
     learn.valid_data = None
     with pytest.raises(ValueError, match="keep_best"):
         learn.fit(1, 0.01, keep_best="accuracy")
+
+
+def test_keep_best_perplexity_is_refused_for_a_classifier_before_training():
+    rng = np.random.default_rng(0)
+    docs = [rng.integers(2, 50, 8) for _ in range(16)]
+    corpus = NumericCorpus(np.concatenate(docs).astype(np.int32), np.arange(0, 8 * 17, 8), np.arange(16) % 2)
+    model = TextClassifier(AWDLSTMConfig.classifier(vocab_size=50, emb_size=8, hidden_size=12), 2, bptt=10)
+    learn = Learner(model, ClassifierLoader(corpus, 8, train=True, seed=0), ClassifierLoader(corpus, 8, train=False),
+                    task="classifier", progress=False)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match=r"keep_best .*\['accuracy', 'valid_loss'\].*'perplexity'"):
+        learn.fit(1, 0.01, keep_best="perplexity")
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # nothing trained

@@ -187,8 +187,9 @@ class Learner:
         last epoch's (fastai's SaveModelCallback). `self.best` says which epoch that was."""
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {sorted(SCHEDULES)}, got {schedule!r}")
-        if keep_best is not None and (self.valid_data is None or keep_best not in KEEP_BEST):
-            raise ValueError(f"keep_best needs validation data and one of {sorted(KEEP_BEST)}, got {keep_best!r}")
+        known = sorted(m for m in KEEP_BEST if m != "perplexity" or self.task == "lm")  # what validate() reports
+        if keep_best is not None and (self.valid_data is None or keep_best not in known):
+            raise ValueError(f"keep_best needs validation data and one of {known}, got {keep_best!r}")
         base_lrs = self.discriminative_lrs(lr)
         steps_per_epoch = dist.min_over_ranks(len(self.train_data))
         total = epochs * steps_per_epoch
