@@ -1,6 +1,7 @@
 """LSTM layer backends at the AWD-LSTM shapes and at small shapes: forward and forward+backward,
 medians from one run, with torch.nn.LSTM (oneDNN on CPU) as the baseline and the GEMM rate
-measured in the same run.
+measured in the same run. The backends of one shape are timed in interleaved rounds, so that a slow
+spell of the machine reaches them all alike.
 
     python benchmarks/bench_lstm.py [--quick]
 """
@@ -12,7 +13,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import bar, gemm_gflops, median_time, print_table, write_results  # noqa: E402
+from common import bar, gemm_gflops, interleaved_medians, print_table, write_results  # noqa: E402
 
 from ulmlite.nn import LSTM  # noqa: E402
 from ulmlite.nn.fused import fused_layer_available  # noqa: E402
@@ -26,7 +27,8 @@ def layer_flops(seq_len, batch, input_size, hidden_size) -> float:
     return 2 * seq_len * batch * 4 * hidden_size * (input_size + hidden_size)
 
 
-def measure(backend, input_size, hidden_size, seq_len, batch, dtype, repeats):
+def workloads(backend, input_size, hidden_size, seq_len, batch, dtype):
+    """The forward (no grad) and the forward + backward of one layer, as two callables."""
     torch.manual_seed(0)
     if backend == "nn.LSTM":
         module = torch.nn.LSTM(input_size, hidden_size)
@@ -43,7 +45,7 @@ def measure(backend, input_size, hidden_size, seq_len, batch, dtype, repeats):
         y, (h, c) = module(x)
         y.sum().backward()
 
-    return median_time(forward, repeats), median_time(forward_backward, repeats)
+    return forward, forward_backward
 
 
 def main() -> None:
@@ -71,11 +73,16 @@ def main() -> None:
     rows = []
     for group, input_size, hidden_size, seq_len, batch in configs:
         flops = layer_flops(seq_len, batch, input_size, hidden_size)
-        base = None
+        # Every backend of a shape is timed in the same rounds (see interleaved_medians), forward
+        # and forward + backward each.
+        fns = {}
         for backend, dtype in runs:
-            fwd, fwd_bwd = measure(backend, input_size, hidden_size, seq_len, batch, dtype, repeats)
-            if backend == "nn.LSTM":
-                base = (fwd, fwd_bwd)
+            fns[backend, dtype, "fwd"], fns[backend, dtype, "fwd_bwd"] = workloads(
+                backend, input_size, hidden_size, seq_len, batch, dtype)
+        medians = interleaved_medians(fns, repeats)
+        base = (medians["nn.LSTM", torch.float32, "fwd"], medians["nn.LSTM", torch.float32, "fwd_bwd"])
+        for backend, dtype in runs:
+            fwd, fwd_bwd = medians[backend, dtype, "fwd"], medians[backend, dtype, "fwd_bwd"]
             rows.append({
                 "group": group, "shape": f"{input_size}->{hidden_size}", "T": seq_len, "B": batch,
                 "backend": backend, "dtype": str(dtype).replace("torch.", ""),

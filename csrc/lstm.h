@@ -36,7 +36,10 @@ void check_layer_backward(const Tensor& dy, const Tensor& dh_last, const Tensor&
 
 // The GEMM-level structure, shared by CPU and CUDA: `pointwise` runs one step's cell (forward) and
 // `pointwise_backward` one step's cell backward on the device of the tensors.
-using PointwiseForward = void (*)(const Tensor& gates, const Tensor& c_prev, Tensor& h, Tensor& c, Tensor& act);
+// The forward's pre-activations are gates + addend (addend may be undefined), the backward's output
+// gradient dh + dy (dy may be undefined).
+using PointwiseForward = void (*)(const Tensor& gates, const Tensor& addend, const Tensor& c_prev, Tensor& h,
+                                  Tensor& c, Tensor& act);
 using PointwiseBackward = void (*)(const Tensor& act, const Tensor& c, const Tensor& c_prev, const Tensor& dy,
                                    const Tensor& dh, const Tensor& dc, Tensor& dgates, Tensor& dc_prev);
 

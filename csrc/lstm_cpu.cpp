@@ -15,12 +15,15 @@ namespace {
 
 // One step's pointwise pass over rows [b0, b1) of the batch: 16 hidden units at a time through
 // cell_forward<vfloat> (float and bfloat16), the rest one by one through cell_forward<acc_t>.
+// p (the input projection added to x) may be null.
 template <typename scalar_t, typename acc_t>
-ULMLITE_HD void forward_rows(const scalar_t* __restrict x, const acc_t* __restrict cp, scalar_t* __restrict h,
-                         acc_t* __restrict c, scalar_t* __restrict act, int64_t b0, int64_t b1, int64_t H) {
+ULMLITE_HD void forward_rows(const scalar_t* __restrict x, const scalar_t* __restrict p, const acc_t* __restrict cp,
+                             scalar_t* __restrict h, acc_t* __restrict c, scalar_t* __restrict act, int64_t b0,
+                             int64_t b1, int64_t H) {
   constexpr bool vectors = std::is_same<acc_t, float>::value;
   for (int64_t b = b0; b < b1; ++b) {
     const scalar_t* xb = x + b * 4 * H;
+    const scalar_t* pb = p ? p + b * 4 * H : nullptr;
     scalar_t* ab = act + b * 4 * H;
     const acc_t* cpb = cp + b * H;
     acc_t* cb = c + b * H;
@@ -28,10 +31,16 @@ ULMLITE_HD void forward_rows(const scalar_t* __restrict x, const acc_t* __restri
     int64_t j = 0;
     if constexpr (vectors) {
       for (; j + 16 <= H; j += 16) {
+        vfloat xi = load16(xb + j), xf = load16(xb + H + j), xg = load16(xb + 2 * H + j), xo = load16(xb + 3 * H + j);
+        if (pb) {
+          xi += load16(pb + j);
+          xf += load16(pb + H + j);
+          xg += load16(pb + 2 * H + j);
+          xo += load16(pb + 3 * H + j);
+        }
         Gates<vfloat> g;
         vfloat cv, hv;
-        cell_forward<vfloat>(load16(xb + j), load16(xb + H + j), load16(xb + 2 * H + j), load16(xb + 3 * H + j),
-                             load16(cpb + j), g, cv, hv);
+        cell_forward<vfloat>(xi, xf, xg, xo, load16(cpb + j), g, cv, hv);
         store16(ab + j, g.i);
         store16(ab + H + j, g.f);
         store16(ab + 2 * H + j, g.g);
@@ -41,7 +50,7 @@ ULMLITE_HD void forward_rows(const scalar_t* __restrict x, const acc_t* __restri
       }
     }
     for (; j < H; ++j) {
-      forward_element<scalar_t, acc_t>(xb, ab, j, H, cpb[j], cb[j], hb[j]);
+      forward_element<scalar_t, acc_t>(xb, pb, ab, j, H, cpb[j], cb[j], hb[j]);
     }
   }
 }
@@ -81,9 +90,9 @@ ULMLITE_HD void backward_rows(const scalar_t* __restrict act, const acc_t* __res
 }
 
 template <typename scalar_t>
-ULMLITE_CLONES void forward_rows_vec(const scalar_t* x, const float* cp, scalar_t* h, float* c, scalar_t* act,
-                                     int64_t b0, int64_t b1, int64_t H) {
-  forward_rows<scalar_t, float>(x, cp, h, c, act, b0, b1, H);
+ULMLITE_CLONES void forward_rows_vec(const scalar_t* x, const scalar_t* p, const float* cp, scalar_t* h, float* c,
+                                     scalar_t* act, int64_t b0, int64_t b1, int64_t H) {
+  forward_rows<scalar_t, float>(x, p, cp, h, c, act, b0, b1, H);
 }
 
 template <typename scalar_t>
@@ -97,19 +106,21 @@ ULMLITE_CLONES void backward_rows_vec(const scalar_t* act, const float* c, const
 inline int64_t grain_rows(int64_t H) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(H, 1)); }
 
 template <typename scalar_t>
-void pointwise_forward_impl(const Tensor& gates, const Tensor& c_prev, Tensor& h, Tensor& c, Tensor& act) {
+void pointwise_forward_impl(const Tensor& gates, const Tensor& addend, const Tensor& c_prev, Tensor& h, Tensor& c,
+                            Tensor& act) {
   using acc_t = at::opmath_type<scalar_t>;
   const int64_t B = gates.size(0), H = gates.size(1) / 4;
   const scalar_t* x = gates.data_ptr<scalar_t>();
+  const scalar_t* p = addend.defined() ? addend.data_ptr<scalar_t>() : nullptr;
   const acc_t* cp = c_prev.data_ptr<acc_t>();
   scalar_t* hp = h.data_ptr<scalar_t>();
   acc_t* cn = c.data_ptr<acc_t>();
   scalar_t* a = act.data_ptr<scalar_t>();
   at::parallel_for(0, B, grain_rows(H), [&](int64_t b0, int64_t b1) {
     if constexpr (std::is_same<acc_t, float>::value) {
-      forward_rows_vec<scalar_t>(x, cp, hp, cn, a, b0, b1, H);
+      forward_rows_vec<scalar_t>(x, p, cp, hp, cn, a, b0, b1, H);
     } else {
-      forward_rows<scalar_t, acc_t>(x, cp, hp, cn, a, b0, b1, H);
+      forward_rows<scalar_t, acc_t>(x, p, cp, hp, cn, a, b0, b1, H);
     }
   });
 }
@@ -136,9 +147,10 @@ void pointwise_backward_impl(const Tensor& act, const Tensor& c, const Tensor& c
   });
 }
 
-void pointwise_forward_cpu(const Tensor& gates, const Tensor& c_prev, Tensor& h, Tensor& c, Tensor& act) {
+void pointwise_forward_cpu(const Tensor& gates, const Tensor& addend, const Tensor& c_prev, Tensor& h, Tensor& c,
+                           Tensor& act) {
   AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, gates.scalar_type(), "lstm_pointwise_forward", [&] {
-    pointwise_forward_impl<scalar_t>(gates, c_prev, h, c, act);
+    pointwise_forward_impl<scalar_t>(gates, addend, c_prev, h, c, act);
   });
 }
 

@@ -15,14 +15,16 @@ constexpr int kThreads = 256;
 
 inline int blocks_for(int64_t n) { return static_cast<int>((n + kThreads - 1) / kThreads); }
 
+// p (the input projection added to x) may be null.
 template <typename scalar_t, typename acc_t>
-__global__ void cell_forward_kernel(const scalar_t* __restrict__ x, const acc_t* __restrict__ cp,
-                                    scalar_t* __restrict__ h, acc_t* __restrict__ c,
+__global__ void cell_forward_kernel(const scalar_t* __restrict__ x, const scalar_t* __restrict__ p,
+                                    const acc_t* __restrict__ cp, scalar_t* __restrict__ h, acc_t* __restrict__ c,
                                     scalar_t* __restrict__ act, int64_t B, int64_t H) {
   const int64_t k = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (k >= B * H) return;
   const int64_t b = k / H, j = k % H;
-  forward_element<scalar_t, acc_t>(x + b * 4 * H, act + b * 4 * H, j, H, cp[k], c[k], h[k]);
+  forward_element<scalar_t, acc_t>(x + b * 4 * H, p ? p + b * 4 * H : nullptr, act + b * 4 * H, j, H, cp[k], c[k],
+                                   h[k]);
 }
 
 // dy may be null (the cell op has no separate output gradient).
@@ -41,15 +43,16 @@ __global__ void cell_backward_kernel(const scalar_t* __restrict__ act, const acc
 }
 
 // One step's pointwise pass on the current stream (shapes were checked by the caller).
-void pointwise_forward_cuda(const Tensor& gates, const Tensor& c_prev, Tensor& h, Tensor& c, Tensor& act) {
+void pointwise_forward_cuda(const Tensor& gates, const Tensor& addend, const Tensor& c_prev, Tensor& h, Tensor& c,
+                            Tensor& act) {
   const int64_t B = gates.size(0), H = gates.size(1) / 4;
   if (B * H == 0) return;
   auto stream = at::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, gates.scalar_type(), "lstm_pointwise_forward_cuda", [&] {
     using acc_t = at::opmath_type<scalar_t>;
     cell_forward_kernel<scalar_t, acc_t><<<blocks_for(B * H), kThreads, 0, stream>>>(
-        gates.data_ptr<scalar_t>(), c_prev.data_ptr<acc_t>(), h.data_ptr<scalar_t>(), c.data_ptr<acc_t>(),
-        act.data_ptr<scalar_t>(), B, H);
+        gates.data_ptr<scalar_t>(), addend.defined() ? addend.data_ptr<scalar_t>() : nullptr,
+        c_prev.data_ptr<acc_t>(), h.data_ptr<scalar_t>(), c.data_ptr<acc_t>(), act.data_ptr<scalar_t>(), B, H);
   });
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }

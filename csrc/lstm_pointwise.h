@@ -49,14 +49,22 @@ namespace ulmlite {
 
 // One element of a step in the (batch, 4H) gate layout: what each CUDA thread runs, and what the CPU
 // loop runs for the hidden units left over after its 16-wide vectors. xb / ab / db point at one
-// batch row of the pre-activations, the activated gates and their gradients.
+// batch row of the pre-activations, the activated gates and their gradients. The pre-activations
+// are xb + pb when pb is not null (the layer passes the recurrent GEMM's output as xb and the
+// input projection as pb, so that the GEMM needs no add of its own).
 template <typename scalar_t, typename acc_t>
-ULMLITE_HD void forward_element(const scalar_t* xb, scalar_t* ab, int64_t j, int64_t H, acc_t c_prev, acc_t& c,
-                                scalar_t& h) {
+ULMLITE_HD acc_t pre_activation(const scalar_t* xb, const scalar_t* pb, int64_t k) {
+  return static_cast<acc_t>(xb[k]) + (pb ? static_cast<acc_t>(pb[k]) : acc_t(0));
+}
+
+template <typename scalar_t, typename acc_t>
+ULMLITE_HD void forward_element(const scalar_t* xb, const scalar_t* pb, scalar_t* ab, int64_t j, int64_t H,
+                                acc_t c_prev, acc_t& c, scalar_t& h) {
   Gates<acc_t> g;
   acc_t hv;
-  cell_forward<acc_t>(static_cast<acc_t>(xb[j]), static_cast<acc_t>(xb[H + j]), static_cast<acc_t>(xb[2 * H + j]),
-                      static_cast<acc_t>(xb[3 * H + j]), c_prev, g, c, hv);
+  cell_forward<acc_t>(pre_activation<scalar_t, acc_t>(xb, pb, j), pre_activation<scalar_t, acc_t>(xb, pb, H + j),
+                      pre_activation<scalar_t, acc_t>(xb, pb, 2 * H + j),
+                      pre_activation<scalar_t, acc_t>(xb, pb, 3 * H + j), c_prev, g, c, hv);
   ab[j] = g.i;
   ab[H + j] = g.f;
   ab[2 * H + j] = g.g;
