@@ -23,7 +23,7 @@ at::Tensor call(const c10::OperatorHandle* op, torch::jit::Stack stack) {
 
 bool onednn_usable(const at::Tensor& weight) {
   static const bool ops = at::hasMKLDNN() && find_op("mkldnn::_reorder_linear_weight", "") &&
-                          find_op("mkldnn::_linear_pointwise", "") && find_op("mkldnn::_linear_pointwise", "binary");
+                          find_op("mkldnn::_linear_pointwise", "");
   if (!ops || weight.device().type() != at::kCPU) return false;
   if (weight.scalar_type() == at::kFloat) return true;
   if (weight.scalar_type() != at::kBFloat16) return false;
@@ -60,17 +60,13 @@ PackedLinear pack_linear_transposed(const at::Tensor& weight, int64_t batch) {
   return pack_linear(t, batch);
 }
 
-at::Tensor linear(const at::Tensor& x, const PackedLinear& w, const at::Tensor& addend) {
+at::Tensor linear(const at::Tensor& x, const PackedLinear& w) {
   if (w.onednn) {
-    if (addend.defined()) {
-      static const auto* binary = find_op("mkldnn::_linear_pointwise", "binary");
-      return call(binary, {x, addend, w.weight, c10::optional<at::Tensor>(), std::string("add")});
-    }
     static const auto* plain = find_op("mkldnn::_linear_pointwise", "");
     return call(plain, {x, w.weight, c10::optional<at::Tensor>(), std::string("none"),
                         c10::List<c10::optional<at::Scalar>>(), c10::optional<std::string>()});
   }
-  return addend.defined() ? at::addmm(addend, x, w.weight.t()) : at::mm(x, w.weight.t());
+  return at::mm(x, w.weight.t());
 }
 
 at::Tensor linear_bias(const at::Tensor& x, const PackedLinear& w, const c10::optional<at::Tensor>& bias) {

@@ -51,7 +51,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> lstm_layer_forward(
     // Pre-activations x_proj[t] + h_{t-1} R^T: the pointwise pass adds x_proj[t] to the GEMM's
     // output as it reads it. oneDNN's fused add costs more than that (measured per step at B = 32,
     // H = 128 float32: 90 us with the add, 57 us without).
-    const Tensor hr = linear(h_prev, recurrent, Tensor());
+    const Tensor hr = linear(h_prev, recurrent);
     Tensor h_t = y[t], c_t = cs[t], act_t = act[t];
     pointwise(hr, x_proj[t], c_prev, h_t, c_t, act_t);
   }
@@ -74,10 +74,10 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lstm_layer_backward(
     Tensor dgates_t = dgates[t];
     pointwise_backward(act[t], cs[t], c_prev, dy[t], dh, dc, dgates_t, dc_prev);
     std::swap(dc, dc_prev);
-    dh = linear(dgates_t, recurrent_t, Tensor());  // gradient reaching h_{t-1}
+    dh = linear(dgates_t, recurrent_t);  // gradient reaching h_{t-1}
   }
   const Tensor dg = dgates.view({T * B, 4 * H});
-  Tensor dx = linear(dg, pack_linear_transposed(w_ih, T * B), Tensor()).view({T, B, I});
+  Tensor dx = linear(dg, pack_linear_transposed(w_ih, T * B)).view({T, B, I});
   Tensor dw_ih = at::empty({4 * H, I}, dg.options());
   matmul_into(dg.t(), x.reshape({T * B, I}), dw_ih, 0.0f);
   // dW_hh = sum_t dgates_t^T h_{t-1}: steps 1..T-1 read y[0..T-2] in place, step 0 reads h0 (added
