@@ -16,14 +16,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def median_time(fn, repeats: int, warmup: int = 1) -> float:
     """Median wall time of fn() in seconds over `repeats` runs after `warmup` runs."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return interleaved_medians({"fn": fn}, repeats, warmup)["fn"]
 
 
 def interleaved_medians(fns: dict, repeats: int, warmup: int = 1) -> dict:

@@ -90,10 +90,9 @@ def _recipe(args):
     changes = {k: getattr(args, k) for k in ("max_vocab", "bptt", "lm_bs", "clf_bs", "pretrain_epochs", "lm_epochs",
                                              "clf_epochs", "pretrain_lr", "lm_lr", "clf_lr")
                if getattr(args, k, None) is not None}
-    if getattr(args, "discriminative", None) is not None:
-        changes["clf_discriminative"] = args.discriminative == "on"
-    if getattr(args, "keep_best", None) is not None:
-        changes["clf_keep_best"] = args.keep_best == "on"
+    for flag in ("discriminative", "keep_best"):  # on / off switches of the recipe's clf_* fields
+        if getattr(args, flag, None) is not None:
+            changes[f"clf_{flag}"] = getattr(args, flag) == "on"
     return replace(recipe, config=config, mixed_precision=args.bf16, **changes)
 
 
