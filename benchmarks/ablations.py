@@ -40,8 +40,8 @@ CLASSES = ["rotten", "fresh"]
 LOW_SHOT = [100, 300, 1000, 3000, None]  # None: every training label
 # Recipe.small as the study ran it: the paper's choices are the variables here, so the classifier's
 # rates and epochs come from each method below, and the last epoch is the one evaluated. Its
-# classifier rate and dropouts are the ones Recipe.small had then (the demo's now differ).
-RECIPE = replace(ulmfit.Recipe.small(), clf_keep_best=False, clf_lr=1e-2, clf_drop_mult=0.5)
+# pretraining rate, classifier rate and dropouts are the ones Recipe.small had then (the demo's now differ).
+RECIPE = replace(ulmfit.Recipe.small(), clf_keep_best=False, clf_lr=1e-2, clf_drop_mult=0.5, pretrain_lr=1e-2)
 EPOCHS = RECIPE.clf_epochs + 2  # every classifier variant gets the same number of epochs as ULMFiT's three stages
 
 # Table 7's classifier fine-tuning methods: (stages, discriminative). A stage is (trainable, epochs,
