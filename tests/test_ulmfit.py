@@ -1,11 +1,15 @@
 """The recipe's steps resume after an interruption: each stage checkpoints into out/training, a rerun
-reloads finished stages instead of retraining them, and the result equals an uninterrupted run."""
+reloads finished stages instead of retraining them, and the result equals an uninterrupted run.
+The unigram perplexity the demo prints beside each language model matches a plain-Python one."""
 
+import math
 from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ulmlite import ulmfit
 from ulmlite.nn import AWDLSTMConfig
@@ -87,3 +91,17 @@ def test_classifier_stages_chain_thaw_and_flat_rates(tmp_path, monkeypatch):
     assert seen[0][0] == [False, True, False, False] and seen[0][2] == "constant"
     assert all(seen[1][0]) and seen[1][2] == "cosine"
     assert len(set(seen[0][1])) == 1  # one rate for every group
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(0, 5), min_size=1, max_size=40), st.lists(st.integers(0, 5), min_size=1, max_size=20))
+def test_unigram_perplexity_matches_plain_python(train, valid):
+    counts = {w: train.count(w) + 1 for w in range(6)}  # add-one smoothing over the 6-word vocabulary
+    total = sum(counts.values())
+    expected = math.exp(-sum(math.log(counts[w] / total) for w in valid) / len(valid))
+    assert ulmfit.unigram_perplexity(np.array(train), np.array(valid), 6) == pytest.approx(expected, rel=1e-9)
+
+
+def test_unigram_perplexity_of_a_uniform_stream_is_the_vocabulary_size():
+    stream = np.tile(np.arange(10), 100)
+    assert ulmfit.unigram_perplexity(stream, stream[:50], 10) == pytest.approx(10.0)

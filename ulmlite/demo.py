@@ -77,13 +77,20 @@ def train_direction(job: dict) -> dict:
     say(f"pretraining on {len(train)} general-English tokens, vocabulary {len(job['general_vocab'])}")
     _, pre = ulmfit.pretrain(train, valid, job["general_vocab"], recipe, out / "pretrained", backwards=backwards,
                              seed=seed, progress=progress)
-    say(f"pretrained: valid perplexity {pre[-1]['perplexity']:.1f} ({sum(h['seconds'] for h in pre):.0f} s)")
+    unigram = ulmfit.unigram_perplexity(train, valid, len(job["general_vocab"]))
+    say(f"pretrained: valid perplexity {pre[-1]['perplexity']:.1f}, word frequencies alone {unigram:.1f} "
+        f"({sum(h['seconds'] for h in pre):.0f} s)")
+    if pre[-1]["perplexity"] > 0.8 * unigram:
+        say("warning: the pretraining learned little beyond word frequencies (a run that diverged ends like "
+            "this); a lower Recipe.pretrain_lr may help")
     domain_train, domain_valid = job["domain_ids"]
     say(f"fine-tuning the language model on {len(domain_train)} in-domain tokens, "
         f"vocabulary {len(job['domain_vocab'])}")
     _, lm = ulmfit.finetune_lm(out / "pretrained", domain_train, domain_valid, job["domain_vocab"], recipe,
                                out / "finetuned", backwards=backwards, seed=seed, progress=progress)
-    say(f"fine-tuned: valid perplexity {lm[-1]['perplexity']:.1f} ({sum(h['seconds'] for h in lm):.0f} s)")
+    unigram_lm = ulmfit.unigram_perplexity(domain_train, domain_valid, len(job["domain_vocab"]))
+    say(f"fine-tuned: valid perplexity {lm[-1]['perplexity']:.1f}, word frequencies alone {unigram_lm:.1f} "
+        f"({sum(h['seconds'] for h in lm):.0f} s)")
     corpora = {s: ulmfit.reverse_documents(c) if backwards else c for s, c in job["corpora"].items()}
     say(f"training the classifier on {len(corpora['train'])} snippets")
     model, clf = ulmfit.train_classifier(out / "finetuned", corpora["train"], corpora["valid"], job["classes"], recipe,
@@ -95,6 +102,7 @@ def train_direction(job: dict) -> dict:
     say(f"classifier: valid accuracy {valid:.4f} (epoch {kept.get('epoch', 'last')} of the last stage), "
         f"test accuracy {accuracy:.4f} ({sum(h['seconds'] for h in clf):.0f} s)")
     return {"history": {"pretrain": pre, "finetune_lm": lm, "classifier": clf}, "test_probs": probs,
+            "unigram_perplexity": {"pretrain": unigram, "finetune_lm": unigram_lm},
             "test_accuracy": accuracy, "valid_accuracy": valid, "kept_epoch": kept.get("epoch")}
 
 
@@ -164,7 +172,7 @@ def main(argv=None) -> dict:
         "test_accuracy": test_accuracy, "baseline_tfidf_lr_accuracy": baseline, "seconds": seconds,
         "models": names, **{f"{n}_{k}": r[k] for n, r in zip(names, results, strict=True)
                             for k in ("test_accuracy", "valid_accuracy", "kept_epoch")},
-        "test_documents": len(labels),
+        "test_documents": len(labels), "unigram_perplexity": results[0]["unigram_perplexity"],
         "confusion_matrix": ulmfit.confusion_matrix(labels, probs.argmax(1), 2).tolist(),
         "classes": classes, "recipe": {k: v for k, v in asdict(recipe).items() if k != "config"},
         "config": asdict(recipe.config), "pretrain_tokens": int(cut),

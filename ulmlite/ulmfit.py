@@ -123,6 +123,14 @@ def language_model_ids(corpus_tokens, vocab: Vocab) -> np.ndarray:
     return np.asarray(vocab.numericalize_corpus(corpus_tokens).ids)
 
 
+def unigram_perplexity(train_ids, valid_ids, vocab_size: int) -> float:
+    """The perplexity of word frequencies alone (train counts, add-one smoothed) on valid_ids: what a
+    language model scores when it has learned nothing about context. A diverged run ends near it."""
+    counts = np.bincount(np.asarray(train_ids, dtype=np.int64), minlength=vocab_size)[:vocab_size] + 1.0
+    log_p = np.log(counts) - np.log(counts.sum())
+    return float(np.exp(-log_p[np.asarray(valid_ids, dtype=np.int64)].mean()))
+
+
 def classifier_corpus(tokens, vocab: Vocab, labels, backwards: bool = False) -> NumericCorpus:
     numbers = vocab.numericalize_corpus(tokens, labels)
     return reverse_documents(numbers) if backwards else numbers
