@@ -42,6 +42,8 @@ def test_the_whole_recipe_from_the_command_line(corpus, tmp_path, monkeypatch, c
     run("pretrain", corpus / "general.txt", "--out", tmp_path / "pre", *TINY)
     assert json.loads((tmp_path / "pre" / "checkpoint.json").read_text())["kind"] == "lm"
     run("finetune-lm", tmp_path / "pre", corpus / "train.csv", "--format", "csv", "--out", tmp_path / "lm", *TINY)
+    said = capsys.readouterr().out
+    assert said.count("valid perplexity") == 2 and said.count("(word frequencies alone: ") == 2
     run("train-classifier", tmp_path / "lm", "--train", corpus / "train.csv", "--valid", corpus / "valid.csv",
         "--out", tmp_path / "clf", *TINY, "--clf-lr", "0.03", "--discriminative", "on", "--keep-best", "on")
     assert json.loads((tmp_path / "clf" / "checkpoint.json").read_text())["kept_epoch"]["epoch"] == 1

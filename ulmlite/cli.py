@@ -101,6 +101,13 @@ def _split_stream(ids, valid_fraction=0.05):
     return ids[:cut], ids[cut:]
 
 
+def _perplexities(history, train, valid, vocab) -> str:
+    from ulmlite.ulmfit import unigram_perplexity
+
+    return (f"valid perplexity {history[-1]['perplexity']:.1f} "
+            f"(word frequencies alone: {unigram_perplexity(train, valid, len(vocab)):.1f})")
+
+
 def _pretrain(args) -> None:
     from ulmlite import ulmfit
     from ulmlite.text import Tokenizer, Vocab
@@ -112,7 +119,7 @@ def _pretrain(args) -> None:
     ids = ulmfit.language_model_ids(tokens, vocab)[: args.max_tokens]
     train, valid = _split_stream(ids)
     _, history = ulmfit.pretrain(train, valid, vocab, recipe, args.out, backwards=args.backwards, seed=args.seed)
-    print(f"pretrained on {len(train)} tokens; valid perplexity {history[-1]['perplexity']:.1f} -> {args.out}")
+    print(f"pretrained on {len(train)} tokens; {_perplexities(history, train, valid, vocab)} -> {args.out}")
 
 
 def _finetune_lm(args) -> None:
@@ -127,7 +134,7 @@ def _finetune_lm(args) -> None:
     train, valid = _split_stream(ids)
     _, history = ulmfit.finetune_lm(args.pretrained, train, valid, vocab, recipe, args.out,
                                     backwards=args.backwards, seed=args.seed)
-    print(f"fine-tuned on {len(train)} tokens; valid perplexity {history[-1]['perplexity']:.1f} -> {args.out}")
+    print(f"fine-tuned on {len(train)} tokens; {_perplexities(history, train, valid, vocab)} -> {args.out}")
 
 
 def _labelled(args, path, vocab, classes=None, backwards=False):
