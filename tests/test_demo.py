@@ -57,3 +57,18 @@ def test_quick_demo_forward_only(data_root, tmp_path, monkeypatch):
     monkeypatch.setenv("ULMLITE_CACHE", str(tmp_path / "cache"))
     report = demo.main(["--quick", "--no-backward", "--data", str(data_root), "--out", str(tmp_path / "demo")])
     assert report["models"] == ["forward"] and report["test_accuracy"] == report["forward_test_accuracy"]
+
+
+@pytest.mark.parametrize(("flag", "value", "message"), [
+    ("--pretrain-lr", "0", "--pretrain-lr must be between 0 and 1"),
+    ("--pretrain-lr", "-1e-3", "--pretrain-lr must be between 0 and 1"),
+    ("--pretrain-lr", "3", "--pretrain-lr must be between 0 and 1"),
+    ("--pretrain-lr", "nan", "--pretrain-lr must be between 0 and 1"),
+    ("--pretrain-tokens", "0", "--pretrain-tokens must be positive"),
+    ("--pretrain-tokens", "-5", "--pretrain-tokens must be positive"),
+])
+def test_demo_refuses_bad_numbers_before_doing_anything(flag, value, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        demo.main(["--quick", f"{flag}={value}", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "d")])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "none").exists() and not (tmp_path / "d").exists()  # refused before anything
