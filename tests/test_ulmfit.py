@@ -105,3 +105,13 @@ def test_unigram_perplexity_matches_plain_python(train, valid):
 def test_unigram_perplexity_of_a_uniform_stream_is_the_vocabulary_size():
     stream = np.tile(np.arange(10), 100)
     assert ulmfit.unigram_perplexity(stream, stream[:50], 10) == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize(("train", "valid", "message"), [
+    ([1, 2], [], "at least one validation token"),
+    ([1, 2, 7], [1], "train ids must lie in \\[0, 6\\)"),
+    ([1, 2], [-1], "valid ids must lie in \\[0, 6\\)"),
+])
+def test_unigram_perplexity_refuses_bad_ids(train, valid, message):
+    with pytest.raises(ValueError, match=message):
+        ulmfit.unigram_perplexity(np.array(train), np.array(valid), 6)

@@ -20,7 +20,7 @@ ids = np.random.default_rng(0).integers(2, 50, 6000).astype(np.int32)
 
 def write_progress(learner, loss):
     """Written beside, then renamed over, so the test never reads the file between its truncation
-    and its write (an empty read made int('') fail the test)."""
+    and its write (an empty read would make int('') fail the test)."""
     (out / "progress.tmp").write_text(str(learner.step))
     os.replace(out / "progress.tmp", out / "progress")
 
