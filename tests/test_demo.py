@@ -44,6 +44,8 @@ def test_quick_demo_trains_both_directions_and_reports(data_root, tmp_path, monk
         assert 0.0 <= saved[key] <= 1.0, key
     assert saved["seconds"] > 0 and saved["models"] == ["forward", "backward"] and saved["test_documents"] == 60
     assert sum(map(sum, saved["confusion_matrix"])) == 60
+    assert set(saved["unigram_perplexity"]) == {"pretrain", "finetune_lm"}
+    assert all(value > 1.0 for value in saved["unigram_perplexity"].values())
     assert set(saved["history"]) == {"forward", "backward"}
     for direction in ("forward", "backward"):
         assert set(saved["history"][direction]) == {"pretrain", "finetune_lm", "classifier"}

@@ -77,7 +77,7 @@ def train_direction(job: dict) -> dict:
     say(f"pretraining on {len(train)} general-English tokens, vocabulary {len(job['general_vocab'])}")
     _, pre = ulmfit.pretrain(train, valid, job["general_vocab"], recipe, out / "pretrained", backwards=backwards,
                              seed=seed, progress=progress)
-    unigram = ulmfit.unigram_perplexity(train, valid, len(job["general_vocab"]))
+    unigram = job["unigram_perplexity"]["pretrain"]
     say(f"pretrained: valid perplexity {pre[-1]['perplexity']:.1f}, word frequencies alone {unigram:.1f} "
         f"({sum(h['seconds'] for h in pre):.0f} s)")
     if pre[-1]["perplexity"] > 0.8 * unigram:
@@ -88,7 +88,7 @@ def train_direction(job: dict) -> dict:
         f"vocabulary {len(job['domain_vocab'])}")
     _, lm = ulmfit.finetune_lm(out / "pretrained", domain_train, domain_valid, job["domain_vocab"], recipe,
                                out / "finetuned", backwards=backwards, seed=seed, progress=progress)
-    unigram_lm = ulmfit.unigram_perplexity(domain_train, domain_valid, len(job["domain_vocab"]))
+    unigram_lm = job["unigram_perplexity"]["finetune_lm"]
     say(f"fine-tuned: valid perplexity {lm[-1]['perplexity']:.1f}, word frequencies alone {unigram_lm:.1f} "
         f"({sum(h['seconds'] for h in lm):.0f} s)")
     corpora = {s: ulmfit.reverse_documents(c) if backwards else c for s, c in job["corpora"].items()}
@@ -102,7 +102,6 @@ def train_direction(job: dict) -> dict:
     say(f"classifier: valid accuracy {valid:.4f} (epoch {kept.get('epoch', 'last')} of the last stage), "
         f"test accuracy {accuracy:.4f} ({sum(h['seconds'] for h in clf):.0f} s)")
     return {"history": {"pretrain": pre, "finetune_lm": lm, "classifier": clf}, "test_probs": probs,
-            "unigram_perplexity": {"pretrain": unigram, "finetune_lm": unigram_lm},
             "test_accuracy": accuracy, "valid_accuracy": valid, "kept_epoch": kept.get("epoch")}
 
 
@@ -152,15 +151,19 @@ def main(argv=None) -> dict:
     domain_vocab = Vocab.from_corpus(domain_tokens, recipe.max_vocab, recipe.min_freq)
     tokens = {s: tokenizer.corpus(list(splits[s].docs), name=f"rt_{s}") for s in ("train", "valid", "test")}
     corpora = {s: ulmfit.classifier_corpus(t, domain_vocab, splits[s].labels) for s, t in tokens.items()}
+    general_split = (general_ids[:cut], general_ids[cut:])
+    domain_ids = (ulmfit.language_model_ids(domain_tokens, domain_vocab),
+                  ulmfit.language_model_ids(tokens["valid"], domain_vocab))
+    # What word frequencies alone score on each LM's validation text (the same in both directions).
+    unigram = {"pretrain": ulmfit.unigram_perplexity(*general_split, len(general_vocab)),
+               "finetune_lm": ulmfit.unigram_perplexity(*domain_ids, len(domain_vocab))}
 
     directions = [False] if args.no_backward else [False, True]
     threads = max(1, torch.get_num_threads() // len(directions))
     jobs = [{"backwards": b, "recipe": recipe, "seed": args.seed, "threads": threads, "quiet": len(directions) > 1,
              "out": str(out / ("backward" if b else "forward")), "classes": classes,
-             "general_ids": (general_ids[:cut], general_ids[cut:]), "general_vocab": general_vocab,
-             "domain_ids": (ulmfit.language_model_ids(domain_tokens, domain_vocab),
-                            ulmfit.language_model_ids(tokens["valid"], domain_vocab)),
-             "domain_vocab": domain_vocab, "corpora": corpora} for b in directions]
+             "general_ids": general_split, "general_vocab": general_vocab, "domain_ids": domain_ids,
+             "domain_vocab": domain_vocab, "corpora": corpora, "unigram_perplexity": unigram} for b in directions]
     if len(jobs) == 1:
         results = [train_direction(jobs[0])]
     else:
@@ -178,7 +181,7 @@ def main(argv=None) -> dict:
         "test_accuracy": test_accuracy, "baseline_tfidf_lr_accuracy": baseline, "seconds": seconds,
         "models": names, **{f"{n}_{k}": r[k] for n, r in zip(names, results, strict=True)
                             for k in ("test_accuracy", "valid_accuracy", "kept_epoch")},
-        "test_documents": len(labels), "unigram_perplexity": results[0]["unigram_perplexity"],
+        "test_documents": len(labels), "unigram_perplexity": unigram,
         "confusion_matrix": ulmfit.confusion_matrix(labels, probs.argmax(1), 2).tolist(),
         "classes": classes, "recipe": {k: v for k, v in asdict(recipe).items() if k != "config"},
         "config": asdict(recipe.config), "pretrain_tokens": int(cut),

@@ -106,8 +106,8 @@ class Recipe:
         classifiers (forward and backward, two seeds, on the study's language models).
         Pretraining peaks at 7e-3: at 1e-2 one forward run diverged at the peak of the warm-up
         (training loss 6.6 -> 9.3 in ten steps) and ended worse than word frequencies alone
-        (perplexity 904 against 653);
-        at 7e-3 two forward seeds and one backward run ended at perplexity 216-232."""
+        (perplexity 904 against 653); at 7e-3 two forward seeds and one backward run ended at
+        perplexity 216-232."""
         config = AWDLSTMConfig(emb_size=128, hidden_size=384, n_layers=3)
         return cls(config=config, max_vocab=15000, lm_bs=64, pretrain_epochs=1, pretrain_lr=7e-3, lm_lr=1e-2,
                    lm_epochs=3, clf_bs=64, clf_lr=5e-3, clf_epochs=5, clf_discriminative=False, clf_keep_best=True,
