@@ -38,22 +38,43 @@ def interleaved_medians(fns: dict, repeats: int, warmup: int = 1) -> dict:
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+# Set together, these make an AVX-512 machine compute as an AVX2-only one does: ATen's kernels, oneDNN's
+# dispatch (its bf16 check then fails, as on an AMD Zen 2) and MKL's all stop at AVX2. The machine
+# record keeps whichever of them a run had.
+ISA_LIMITS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS", "ULMLITE_ONEDNN")
+
+
 def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    """Where the run happened: the CPU, what it offers, and the paths and precision ulmlite chose."""
+    from ulmlite import hardware
+
+    cpu = hardware.cpu_info()
+    precision = hardware.choose_precision("auto")
     return {
-        "cpu": cpu,
+        "cpu": cpu.model,
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "python": sys.version.split()[0],
         "torch": torch.__version__,
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_capability": cpu.capability,
+        "onednn_bf16_supported": cpu.onednn_bf16,
+        "bf16_instructions": list(cpu.bf16_flags),
+        "gemm_path": hardware.gemm_path(),
+        "detected_gemm_path": hardware.detected_gemm_path(),
+        "auto_precision": precision.precision,
+        "auto_precision_reason": precision.reason,
+        "isa_limits": {k: os.environ[k] for k in ISA_LIMITS if k in os.environ},
         "platform": platform.platform(),
     }
+
+
+def gemm_paths() -> list[str]:
+    """The fused ops' CPU GEMM paths this CPU (and ULMLITE_ONEDNN) allows, best first."""
+    from ulmlite import hardware
+
+    best = hardware.set_gemm_path("auto")
+    paths = list(hardware.GEMM_PATHS[hardware.GEMM_PATHS.index(best):])
+    return paths
 
 
 def gemm_gflops(m: int, k: int, n: int, dtype=torch.float32, repeats: int = 5) -> float:

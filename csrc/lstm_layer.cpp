@@ -3,9 +3,10 @@
 //             and one fused pointwise pass;
 //   backward: per step one fused pointwise pass and one GEMM (dgates R), then the weight gradients
 //             and dx as three large GEMMs after the loop.
-// GEMMs go through gemm_cpu.h: oneDNN with pre-packed weights on CPU (float32, bfloat16), at::mm
-// otherwise (cuBLAS on the current CUDA stream); the pointwise passes are passed in by the device
-// file (lstm_cpu.cpp, lstm_cuda.cu).
+// GEMMs go through gemm_cpu.h: oneDNN with pre-packed weights on CPUs that allow it, at::mm
+// otherwise (MKL / OpenBLAS on CPU, cuBLAS on the current CUDA stream; transposed weights as views,
+// per-step products into reused buffers); the pointwise passes are passed in by the device file
+// (lstm_cpu.cpp, lstm_cuda.cu).
 #include "gemm_cpu.h"
 #include "lstm.h"
 
@@ -45,13 +46,14 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> lstm_layer_forward(
   auto act = at::empty({T, B, 4 * H}, x.options());
   auto cs = at::empty({T, B, H}, c0.options());
   const PackedLinear recurrent = pack_linear(w_hh, B);  // packed once, used T times
+  Tensor hr_buffer = recurrent.onednn ? Tensor() : at::empty({B, 4 * H}, x.options());
   for (int64_t t = 0; t < T; ++t) {
     const Tensor h_prev = t == 0 ? h0 : y[t - 1];
     const Tensor c_prev = t == 0 ? c0 : cs[t - 1];
     // Pre-activations x_proj[t] + h_{t-1} R^T: the pointwise pass adds x_proj[t] to the GEMM's
     // output as it reads it. oneDNN's fused add costs more than that (measured per step at B = 32,
     // H = 128 float32: 90 us with the add, 57 us without).
-    const Tensor hr = linear(h_prev, recurrent);
+    const Tensor hr = linear_buffered(h_prev, recurrent, hr_buffer);
     Tensor h_t = y[t], c_t = cs[t], act_t = act[t];
     pointwise(hr, x_proj[t], c_prev, h_t, c_t, act_t);
   }
@@ -69,12 +71,14 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lstm_layer_backward(
   Tensor dc = dc_last.clone();
   Tensor dc_prev = at::empty_like(dc);
   const PackedLinear recurrent_t = pack_linear_transposed(w_hh, B);  // dh = dgates R
+  // dh is read by the step's pointwise pass before the step's GEMM overwrites it: one buffer serves.
+  Tensor dh_buffer = recurrent_t.onednn ? Tensor() : at::empty({B, H}, dh_last.options());
   for (int64_t t = T - 1; t >= 0; --t) {
     const Tensor c_prev = t == 0 ? c0 : cs[t - 1];
     Tensor dgates_t = dgates[t];
     pointwise_backward(act[t], cs[t], c_prev, dy[t], dh, dc, dgates_t, dc_prev);
     std::swap(dc, dc_prev);
-    dh = linear(dgates_t, recurrent_t);  // gradient reaching h_{t-1}
+    dh = linear_buffered(dgates_t, recurrent_t, dh_buffer);  // gradient reaching h_{t-1}
   }
   const Tensor dg = dgates.view({T * B, 4 * H});
   Tensor dx = linear(dg, pack_linear_transposed(w_ih, T * B)).view({T, B, I});

@@ -114,3 +114,27 @@ def test_mismatched_checkpoint(tmp_path, corpus, monkeypatch):
     (tmp_path / "b" / "model.safetensors").write_bytes(b"\x00" * 10)
     result2 = cli("generate", tmp_path / "b", "--prompt", "the")
     assert result2.returncode != 0 and len(result2.stderr.strip().splitlines()) == 1, result2.stderr
+
+
+@pytest.mark.parametrize("flags, precision", [([], None), (["--precision", "fp32"], "fp32"),
+                                              (["--precision", "bf16"], "bf16"), (["--bf16"], "bf16")])
+def test_training_says_its_precision_and_why(corpus, tmp_path, monkeypatch, capsys, flags, precision):
+    """auto (no flag) follows this CPU (ulmlite.hardware); fp32 and bf16 are taken as asked."""
+    import warnings
+
+    from ulmlite import hardware
+
+    monkeypatch.setenv("ULMLITE_CACHE", str(tmp_path / "cache"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # bf16 where emulated: slow, and said so
+        run("pretrain", corpus / "general.txt", "--out", tmp_path / "pre", *TINY, "--max-tokens", "600", *flags)
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("training in "))
+    expected = precision or hardware.choose_precision("auto").precision
+    assert line.startswith(f"training in {expected}: ")
+    assert ("auto: " in line) == (precision is None) and line.endswith(f"CPU GEMM path {hardware.gemm_path()}")
+
+
+def test_bf16_and_another_precision_are_refused_together(tmp_path):
+    result = cli("pretrain", tmp_path / "x.txt", "--out", tmp_path / "o", "--bf16", "--precision", "fp32")
+    assert result.returncode != 0
+    assert "--bf16 means --precision bf16, but --precision fp32 was given too" in result.stderr

@@ -93,7 +93,20 @@ def _recipe(args):
     for flag in ("discriminative", "keep_best"):  # on / off switches of the recipe's clf_* fields
         if getattr(args, flag, None) is not None:
             changes[f"clf_{flag}"] = getattr(args, flag) == "on"
-    return replace(recipe, config=config, mixed_precision=args.bf16, **changes)
+    if args.bf16 and args.precision not in (None, "bf16"):
+        raise ValueError(f"--bf16 means --precision bf16, but --precision {args.precision} was given too")
+    precision = "bf16" if args.bf16 else args.precision or recipe.precision
+    recipe = replace(recipe, config=config, precision=precision, **changes)
+    _say_precision(recipe)
+    return recipe
+
+
+def _say_precision(recipe) -> None:
+    """One line before training: the precision and why, and the path the fused ops' GEMMs take."""
+    from ulmlite import hardware, ulmfit
+
+    choice = ulmfit.training_precision(recipe)
+    print(f"training in {choice.precision}: {choice.reason}; CPU GEMM path {hardware.gemm_path()}", flush=True)
 
 
 def _split_stream(ids, valid_fraction=0.05):
@@ -260,7 +273,10 @@ def _add_recipe_flags(p: argparse.ArgumentParser) -> None:
                        ("clf-epochs", int), ("pretrain-lr", float), ("lm-lr", float), ("clf-lr", float)):
         p.add_argument(f"--{flag}", type=kind, default=None, help="override the recipe's value")
     p.add_argument("--backend", choices=["python", "torch", "fused", "auto"], default=None)
-    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default=None,
+                   help="auto (default): bfloat16 autocast where this CPU computes bf16 natively, else float32; "
+                        "bf16 where it is emulated works but is slow (a warning says how slow)")
+    p.add_argument("--bf16", action="store_true", help="the same as --precision bf16")
     p.add_argument("--backwards", action="store_true", help="read right to left (for a backward model)")
     p.add_argument("--seed", type=int, default=0)
 

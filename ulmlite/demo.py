@@ -22,10 +22,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ulmlite import ulmfit
+from ulmlite import hardware, ulmfit
 from ulmlite.text import PlainTextCorpus, Tokenizer, Vocab, read_csv
 from ulmlite.text.fetch import fetch_general_en, fetch_rt_polarity
 from ulmlite.train.checkpoint import read_info
+
+# The demo's sizes where training runs in float32 (CPUs without native bfloat16, e.g. AVX2-only
+# x86): there Recipe.small trains at about a third of the bfloat16 tokens/s (3.9k against 10.5k per
+# process, measured on an AMD EPYC Zen 5 limited to AVX2), so less pretraining text and fewer epochs
+# keep `make demo` within 20 minutes. Pretraining text is what gives way first: on this task it
+# moved the classifier least (docs/reproduce.md, Table 4).
+FP32_SIZES = {"pretrain_tokens": 300_000, "lm_epochs": 2, "clf_epochs": 3}
 
 
 def tfidf_logistic_regression(train, test) -> float:
@@ -72,7 +79,8 @@ def train_direction(job: dict) -> dict:
     backwards, recipe, seed, out = job["backwards"], job["recipe"], job["seed"], Path(job["out"])
     name = "backward" if backwards else "forward"
     say = (lambda text: print(f"[{name}] {text}", flush=True)) if job["quiet"] else print
-    progress = not job["quiet"]
+    # Side by side, the two processes' bars would overwrite each other: each prints lines instead.
+    progress = (lambda text: say(f"  {text}")) if job["quiet"] else True
     train, valid = job["general_ids"]
     say(f"pretraining on {len(train)} general-English tokens, vocabulary {len(job['general_vocab'])}")
     _, pre = ulmfit.pretrain(train, valid, job["general_vocab"], recipe, out / "pretrained", backwards=backwards,
@@ -109,9 +117,13 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="data", help="where the data sets are (fetched there if missing)")
     parser.add_argument("--out", default="runs/demo")
-    parser.add_argument("--pretrain-tokens", type=int, default=1_500_000,
-                        help="general-English tokens to pretrain on, per direction (default 1.5M of about 3.5M: "
-                             "three times as many moved the classifier by less than a point, measured)")
+    parser.add_argument("--pretrain-tokens", type=int, default=None,
+                        help="general-English tokens to pretrain on, per direction (default 1.5M of about 3.5M in "
+                             "bfloat16: three times as many moved the classifier by less than a point, measured; "
+                             f"{FP32_SIZES['pretrain_tokens'] // 1000}k in float32, see FP32_SIZES)")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                        help="auto (default): bfloat16 where this CPU computes it natively, else float32 with the "
+                             "smaller FP32_SIZES")
     parser.add_argument("--pretrain-lr", type=float, default=ulmfit.Recipe.small().pretrain_lr,
                         help="pretraining's peak learning rate (default %(default)s: at 1e-2 a run diverged, measured)")
     parser.add_argument("--no-backward", action="store_true", help="the forward model alone (half the compute)")
@@ -120,7 +132,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     if not 0 < args.pretrain_lr < 1:
         parser.error(f"--pretrain-lr must be between 0 and 1, got {args.pretrain_lr}")
-    if args.pretrain_tokens <= 0:
+    if args.pretrain_tokens is not None and args.pretrain_tokens <= 0:
         parser.error(f"--pretrain-tokens must be positive, got {args.pretrain_tokens}")
     start = time.perf_counter()
     out = Path(args.out)
@@ -129,8 +141,16 @@ def main(argv=None) -> dict:
     rt, general = fetch_rt_polarity(args.data), fetch_general_en(args.data)
     classes = ["rotten", "fresh"]
     splits = {s: read_csv(rt / f"{s}.csv", classes=classes) for s in ("train", "valid", "test")}
-    recipe = replace(ulmfit.Recipe.small(), pretrain_lr=args.pretrain_lr)
-    budget = args.pretrain_tokens
+    recipe = replace(ulmfit.Recipe.small(), pretrain_lr=args.pretrain_lr, precision=args.precision)
+    precision = ulmfit.training_precision(recipe)
+    print(f"training in {precision.precision}: {precision.reason}; CPU GEMM path {hardware.gemm_path()}", flush=True)
+    budget = 1_500_000
+    if not precision.bf16:  # float32 runs at a third of the tokens/s: a smaller demo keeps to the 20 minutes
+        recipe = replace(recipe, lm_epochs=FP32_SIZES["lm_epochs"], clf_epochs=FP32_SIZES["clf_epochs"])
+        budget = FP32_SIZES["pretrain_tokens"]
+        print(f"float32: pretraining on {budget // 1000}k tokens, {recipe.lm_epochs} epochs of LM fine-tuning, "
+              f"{recipe.clf_epochs} in the classifier's last stage (bfloat16: 1500k, 3, 5)")
+    budget = args.pretrain_tokens or budget
     if args.quick:
         recipe = replace(recipe, config=replace(recipe.config, emb_size=16, hidden_size=32), lm_epochs=1,
                          clf_epochs=1, max_vocab=2000)
@@ -182,6 +202,8 @@ def main(argv=None) -> dict:
         "models": names, **{f"{n}_{k}": r[k] for n, r in zip(names, results, strict=True)
                             for k in ("test_accuracy", "valid_accuracy", "kept_epoch")},
         "test_documents": len(labels), "unigram_perplexity": unigram,
+        "cpu": hardware.cpu_info().describe(), "precision": precision.precision, "precision_reason": precision.reason,
+        "gemm_path": hardware.gemm_path(),
         "confusion_matrix": ulmfit.confusion_matrix(labels, probs.argmax(1), 2).tolist(),
         "classes": classes, "recipe": {k: v for k, v in asdict(recipe).items() if k != "config"},
         "config": asdict(recipe.config), "pretrain_tokens": int(cut),

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ulmlite.data import ClassifierLoader, LanguageModelLoader
+from ulmlite.hardware import PrecisionChoice, choose_precision
 from ulmlite.nn import AWDLSTMConfig, LanguageModel, TextClassifier
 from ulmlite.pretrained import map_vocab
 from ulmlite.text import NumericCorpus, Vocab
@@ -86,7 +87,7 @@ class Recipe:
     clf_discriminative: bool = True  # lesson: lrs = lr / 2.6 per layer group downwards
     clf_keep_best: bool = False  # lesson: the last epoch; True: the last stage's best epoch by valid accuracy
     wd: float = 1e-7  # lesson: wd = 1e-7
-    mixed_precision: bool = False
+    precision: str = "auto"  # auto: bfloat16 autocast where this CPU computes bf16 natively (ulmlite.hardware)
     pretrain_drop_mult: float = 1.0  # every dropout of the pretraining LM scaled by this (fastai v1's drop_mult)
     lm_drop_mult: float = 1.0
     clf_drop_mult: float = 1.0
@@ -95,7 +96,8 @@ class Recipe:
     def small(cls) -> "Recipe":
         """Minutes on 2 CPU cores, not the paper's days on a GPU: a narrower model, a smaller vocabulary,
         one pass over the pretraining text, higher rates and lighter dropout (a short run underfits),
-        bfloat16 autocast (2.6x the tokens/s of float32 with F.cross_entropy at this size, measured),
+        bfloat16 autocast where the CPU computes it natively (2.6x the tokens/s of float32 with
+        F.cross_entropy at this size on an AVX512_BF16 CPU, measured; float32 elsewhere),
         and one classifier rate for every layer group: with a pretrained encoder this small,
         discriminative rates cost 2.6 to 6.3 points of validation accuracy wherever the study
         (benchmarks/ablations.py, Table 7) added them, and "freez + stlr" was its best variant.
@@ -111,7 +113,12 @@ class Recipe:
         config = AWDLSTMConfig(emb_size=128, hidden_size=384, n_layers=3)
         return cls(config=config, max_vocab=15000, lm_bs=64, pretrain_epochs=1, pretrain_lr=7e-3, lm_lr=1e-2,
                    lm_epochs=3, clf_bs=64, clf_lr=5e-3, clf_epochs=5, clf_discriminative=False, clf_keep_best=True,
-                   pretrain_drop_mult=0.2, lm_drop_mult=0.5, clf_drop_mult=1.0, mixed_precision=True)
+                   pretrain_drop_mult=0.2, lm_drop_mult=0.5, clf_drop_mult=1.0, precision="auto")
+
+
+def training_precision(recipe: Recipe) -> PrecisionChoice:
+    """The precision the recipe trains in on this CPU, and why (decided once per process)."""
+    return choose_precision(recipe.precision)
 
 
 def scale_dropouts(config: AWDLSTMConfig, mult: float) -> AWDLSTMConfig:
@@ -174,7 +181,7 @@ def pretrain(train_ids, valid_ids, vocab: Vocab, recipe: Recipe, out, backwards=
     model = LanguageModel(scale_dropouts(replace(recipe.config, vocab_size=len(vocab)), recipe.pretrain_drop_mult))
     learn = Learner(model, LanguageModelLoader(train_ids, recipe.lm_bs, recipe.bptt, backwards, seed),
                     LanguageModelLoader(valid_ids, recipe.lm_bs, recipe.bptt, backwards, seed + 1),
-                    weight_decay=recipe.wd, mixed_precision=recipe.mixed_precision, progress=progress,
+                    weight_decay=recipe.wd, mixed_precision=training_precision(recipe).bf16, progress=progress,
                     identity=_identity(vocab, backwards, seed))
     learn.fit(recipe.pretrain_epochs, [recipe.pretrain_lr] * len(learn.groups), schedule="stlr",
               checkpoint_dir=_stage_dir(out, 1))
@@ -200,7 +207,7 @@ def finetune_lm(pretrained, train_ids, valid_ids, vocab: Vocab, recipe: Recipe, 
         model.encoder.encoder.weight.copy_(map_vocab(old_model.encoder.encoder.weight, old_vocab, vocab))
     learn = Learner(model, LanguageModelLoader(train_ids, recipe.lm_bs, recipe.bptt, backwards, seed),
                     LanguageModelLoader(valid_ids, recipe.lm_bs, recipe.bptt, backwards, seed + 1),
-                    weight_decay=recipe.wd, mixed_precision=recipe.mixed_precision, progress=progress,
+                    weight_decay=recipe.wd, mixed_precision=training_precision(recipe).bf16, progress=progress,
                     identity=_identity(vocab, backwards, seed))
     n = len(learn.groups)
     rates = learn.discriminative_lrs(recipe.lm_lr) if discriminative else [recipe.lm_lr] * n
@@ -236,7 +243,7 @@ def train_classifier(lm_dir, train: NumericCorpus, valid: NumericCorpus, classes
         model.encoder.encoder.load_state_dict(lm.encoder.state_dict())
     learn = Learner(model, ClassifierLoader(train, recipe.clf_bs, train=True, seed=seed),
                     ClassifierLoader(valid, recipe.clf_bs, train=False), task="classifier",
-                    weight_decay=recipe.wd, mixed_precision=recipe.mixed_precision, progress=progress,
+                    weight_decay=recipe.wd, mixed_precision=training_precision(recipe).bf16, progress=progress,
                     identity={**_identity(vocab, backwards, seed), "classes": classes})
     if discriminative is None:
         discriminative = recipe.clf_discriminative

@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from ulmlite.nn import AWDLSTMConfig, LanguageModel
 from ulmlite.nn.fused import fused_loss_available, linear_cross_entropy
 
-pytestmark = pytest.mark.skipif(not fused_loss_available(), reason="ulmlite._C not built")
+# Every test here runs on each CPU GEMM path this CPU allows (the gemm_path fixture, tests/conftest.py).
+pytestmark = [pytest.mark.skipif(not fused_loss_available(), reason="ulmlite._C not built"),
+              pytest.mark.usefixtures("gemm_path")]
 
 
 def reference(x, w, b, t):

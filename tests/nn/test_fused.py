@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 from ulmlite.nn import LSTM, AWDLSTMConfig, AWDLSTMEncoder, WeightDrop
 from ulmlite.nn.fused import fused_layer_available, lstm_layer
 
-pytestmark = pytest.mark.skipif(not fused_layer_available(), reason="ulmlite._C not built")
+# Every test here runs on each CPU GEMM path this CPU allows (the gemm_path fixture, tests/conftest.py).
+pytestmark = [pytest.mark.skipif(not fused_layer_available(), reason="ulmlite._C not built"),
+              pytest.mark.usefixtures("gemm_path")]
 
 
 def layer_inputs(seq_len, batch, input_size, hidden, dtype=torch.float64, bias=True, grad=True):

@@ -262,3 +262,19 @@ def test_keep_best_perplexity_is_refused_for_a_classifier_before_training():
     with pytest.raises(ValueError, match=r"keep_best .*\['accuracy', 'valid_loss'\].*'perplexity'"):
         learn.fit(1, 0.01, keep_best="perplexity")
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # nothing trained
+
+
+def test_progress_as_a_function_receives_lines_with_speed_and_time_left(monkeypatch):
+    """The demo's side-by-side processes print lines, not bars: a line every REPORT_SECONDS and one
+    per epoch."""
+    lines = []
+    learn = tiny_lm_learner()
+    learn.progress = lines.append
+    monkeypatch.setattr(Learner, "REPORT_SECONDS", 0.0)  # a line after every batch
+    learn.fit(2, 0.01, schedule="constant")
+    per_batch = [x for x in lines if "batches" in x]
+    per_epoch = [x for x in lines if x.startswith("epoch ") and "train_loss" in x]
+    assert len(per_batch) == learn.step and len(per_epoch) == 2  # one line per batch trained
+    assert per_batch[0].startswith("epoch 1/2: 1/") and " batches, " in per_batch[0]
+    assert "k tokens/s, loss " in per_batch[0]
+    assert per_batch[-1].endswith("about 0.0 min left in this fit")

@@ -28,6 +28,14 @@ from ulmlite.train.schedules import SCHEDULES
 DISCRIMINATIVE_FACTOR = 2.6  # ULMFiT section 3.2: eta^{l-1} = eta^l / 2.6
 
 
+def _progress_line(epoch: int, epochs: int, done: int, per_epoch: int, tokens: int, seconds: float,
+                   batches_left: int, loss: float) -> str:
+    """"epoch 1/3: 120/800 batches, 5.2k tokens/s, loss 5.123, about 4.1 min left in this fit"."""
+    per_batch = seconds / max(done, 1)
+    return (f"epoch {epoch + 1}/{epochs}: {done}/{per_epoch} batches, {tokens / max(seconds, 1e-9) / 1e3:.1f}k "
+            f"tokens/s, loss {loss:.3f}, about {batches_left * per_batch / 60:.1f} min left in this fit")
+
+
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
 
@@ -44,13 +52,19 @@ class Learner:
     (0.8, 0.99) for the language model, (0.7, 0.99) for the classifier.
 
     `identity` (JSON-serializable, e.g. the vocabulary's hash) is written into every checkpoint
-    beside the model's config; a checkpoint whose identity differs is never resumed or loaded."""
+    beside the model's config; a checkpoint whose identity differs is never resumed or loaded.
+
+    `progress`: True shows a progress bar and a line per epoch; a function instead receives a line
+    of text every `REPORT_SECONDS` (batches done, tokens/s, time left in the fit) and one per epoch,
+    for runs whose output is not a terminal (the demo's two processes)."""
+
+    REPORT_SECONDS = 30.0
 
     def __init__(self, model: torch.nn.Module, train_data, valid_data=None, task: str = "lm",
                  betas: tuple[float, float] | None = None, weight_decay: float = 1e-7, decoupled_wd: bool = False,
                  clip: float | None = 0.25, alpha: float = 2.0, beta: float = 1.0, mixed_precision: bool = False,
-                 device: str | torch.device = "cpu", hooks: Hooks | None = None, progress: bool = True,
-                 identity: dict | None = None):
+                 device: str | torch.device = "cpu", hooks: Hooks | None = None,
+                 progress: bool | Callable[[str], None] = True, identity: dict | None = None):
         if task not in ("lm", "classifier"):
             raise ValueError(f"task must be 'lm' or 'classifier', got {task!r}")
         self.model, self.train_data, self.valid_data, self.task = model.to(device), train_data, valid_data, task
@@ -209,14 +223,21 @@ class Learner:
             self._reset()
             start, losses = time.perf_counter(), []
             batches = iter(self.train_data)
+            report = self.progress if callable(self.progress) and dist.is_main() else None
             bar = tqdm(itertools.islice(batches, steps_per_epoch), total=steps_per_epoch, leave=False,
-                       desc=f"epoch {epoch + 1}/{epochs}", disable=not self.progress or not dist.is_main())
+                       desc=f"epoch {epoch + 1}/{epochs}", disable=self.progress is not True or not dist.is_main())
+            tokens, last_report = 0, start
             for x, y in bar:
                 multiplier, momentum = plan(self.step)
                 loss = self.train_batch(x, y, [b * multiplier for b in base_lrs], momentum)
                 losses.append(loss)
                 self.step += 1
+                tokens += y.numel()
                 bar.set_postfix(loss=f"{loss:.3f}")
+                if report and time.perf_counter() - last_report >= self.REPORT_SECONDS:
+                    last_report = time.perf_counter()
+                    report(_progress_line(epoch, epochs, len(losses), steps_per_epoch, tokens, last_report - start,
+                                          (epochs - epoch) * steps_per_epoch - len(losses), loss))
                 for hook in self.hooks.after_batch:
                     hook(self, loss)
             for _ in batches:  # a rank with more batches skips them, so the loader finishes its epoch
@@ -229,7 +250,8 @@ class Learner:
             results.append(metrics)
             self.history.append(metrics)
             if dist.is_main() and self.progress:
-                print("  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()))
+                line = "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())
+                (self.progress if callable(self.progress) else print)(line)
             if best is not None:  # before the epoch's checkpoint: a resumed fit never misses a best
                 best.update(epoch + 1, metrics[keep_best])
             if checkpoint_dir:
@@ -239,7 +261,8 @@ class Learner:
         if best is not None:
             self.best = best.restore(epochs)
             if dist.is_main() and self.progress and self.best["epoch"] != epochs:
-                print(f"kept epoch {self.best['epoch']} ({keep_best} {self.best[keep_best]:.4f})")
+                line = f"kept epoch {self.best['epoch']} ({keep_best} {self.best[keep_best]:.4f})"
+                (self.progress if callable(self.progress) else print)(line)
         return results
 
     def _loader_state(self) -> dict:
