@@ -151,32 +151,10 @@ at::Tensor linear_bias(const at::Tensor& x, const PackedLinear& w, const c10::op
   return bias.has_value() && bias->defined() ? at::addmm(*bias, x, aten_operand(w)) : at::mm(x, aten_operand(w));
 }
 
-namespace {
-// Without mkldnn_matmul ("onednn-fp32"), a long product (the weight gradients: K = T*B rows summed)
-// still goes to oneDNN through its linear op, as out^T = b^T a^T: the input b^T is made contiguous
-// (N x K, the smaller operand in our uses), the weight a^T is a view of a, and the (N, M) result is
-// copied into out transposed. The two copies cost a few percent of such a GEMM; for short products
-// (the decoder's K = 128) they would not pay, so those stay with ATen.
-constexpr int64_t kLinearMatmulMinK = 512;
-
-bool onednn_linear_matmul_ok(const at::Tensor& a, const at::Tensor& b, const at::Tensor& out) {
-  return a.size(1) >= kLinearMatmulMinK && a.scalar_type() == at::kFloat && onednn_linear_ok(a) &&
-         b.scalar_type() == at::kFloat && out.scalar_type() == at::kFloat && b.device().type() == at::kCPU &&
-         out.device().type() == at::kCPU;
-}
-}  // namespace
-
 void matmul_into(const at::Tensor& a, const at::Tensor& b, at::Tensor& out, float beta) {
   if (out.numel() == 0) return;
   if (onednn_matmul_ok(a, b, out)) {
     at::native::mkldnn_matmul(a, b, out, beta, 1.0f);
-  } else if (onednn_linear_matmul_ok(a, b, out)) {
-    const at::Tensor out_t = onednn_linear(b.t().contiguous(), {a.t(), true, false}, c10::nullopt);
-    if (beta == 0.0f) {
-      out.copy_(out_t.t());
-    } else {
-      out.mul_(beta).add_(out_t.t());
-    }
   } else if (beta == 0.0f) {
     at::mm_out(out, a, b);
   } else {
