@@ -61,11 +61,14 @@ def _extension():
     here = os.path.dirname(os.path.abspath(__file__))
     csrc = os.path.join("csrc")
     cpp = sorted(glob.glob(os.path.join(csrc, "*.cpp")))
-    cxx_flags = ["-O3", "-fopenmp"]  # torch adds -std=c++20
+    # -fopenmp turns on the `#pragma omp` inside at::parallel_for (ATen's OpenMP build) in our loops.
+    # Apple's clang has no -fopenmp: there the loops compile serial (still correct).
+    openmp = [] if sys.platform == "darwin" else ["-fopenmp"]
+    cxx_flags = ["-O3", *openmp]  # torch adds -std=c++20
     include_dirs = [os.path.join(here, "csrc")]
     if not _want_cuda():
         return CppExtension("ulmlite._C", cpp, include_dirs=include_dirs,
-                            extra_compile_args={"cxx": cxx_flags}, extra_link_args=["-fopenmp"])
+                            extra_compile_args={"cxx": cxx_flags}, extra_link_args=openmp)
     # pip's nvidia wheels carry the cuBLAS/cuSPARSE headers the system toolkit here lacks.
     cu13 = os.path.join(sysconfig.get_paths()["purelib"], "nvidia", "cu13", "include")
     if os.path.isdir(cu13):
@@ -76,7 +79,7 @@ def _extension():
     return CUDAExtension("ulmlite._C", cpp + cu, include_dirs=include_dirs,
                          extra_compile_args={"cxx": cxx_flags + ["-DULMLITE_WITH_CUDA"],
                                              "nvcc": ["-O3", "-DULMLITE_WITH_CUDA"]},
-                         extra_link_args=["-fopenmp"])
+                         extra_link_args=openmp)
 
 
 setup(

@@ -164,3 +164,22 @@ def test_backward_op_checks_shapes():
         torch.ops.ulmlite.lstm_backward(torch.randn(3, 2, 4), h, c, *args[:5], y, act, cs)
     with pytest.raises(RuntimeError, match=r"act must have shape \[3, 2, 20\]"):
         torch.ops.ulmlite.lstm_backward(torch.randn_like(y), h, c, *args[:5], y, act[:, :, :10].contiguous(), cs)
+
+
+def test_long_products_match_torch_lstm():
+    """T*B = 640 rows: the weight gradients are long reductions (the shapes where a GEMM path may
+    choose another kernel than at the property tests' sizes)."""
+    torch.manual_seed(0)
+    reference = torch.nn.LSTM(24, 40)
+    fused = LSTM(24, 40, backend="fused")
+    fused.load_state_dict(reference.state_dict())
+    x = torch.randn(40, 16, 24)
+    grads = []
+    for module in (fused, reference):
+        module.zero_grad()
+        xi = x.clone().requires_grad_()
+        y, (h, c) = module(xi)
+        (y.square().sum() + h.sum() + c.sum()).backward()
+        grads.append([y, xi.grad] + [p.grad for p in module.parameters()])
+    for ours, theirs in zip(*grads, strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-4)
