@@ -34,6 +34,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import bar, gemm_gflops, onednn_fp32_gflops, print_table, write_results  # noqa: E402
 
+from ulmlite import hardware  # noqa: E402
 from ulmlite.data import LanguageModelLoader  # noqa: E402
 from ulmlite.nn import AWDLSTMConfig, EmbeddingDropout, LanguageModel, LockedDropout, WeightDrop, ar_tar_loss  # noqa: E402
 from ulmlite.train import Learner  # noqa: E402
@@ -220,13 +221,18 @@ def main() -> None:
         return run_validation(args.validate, args.steps, Path(args.data), Path(args.out))
 
     steps = 2 if args.quick else 4
-    names = ["reference fp32", "reference bf16", "ulmlite fp32", "ulmlite bf16"]
+    # bfloat16 rows only where this CPU computes bf16 natively (the decision training uses): where it is
+    # emulated a lesson-size bf16 step would take minutes and say nothing about training.
+    precision = hardware.choose_precision("auto")
+    print(f"{precision.describe()}; CPU GEMM path {hardware.gemm_path()}", flush=True)
+    names = ["reference fp32", "ulmlite fp32"] + (["reference bf16", "ulmlite bf16"] if precision.bf16 else [])
     if not args.quick:
-        names += ["ulmlite fp32, nn.LSTM layers", "ulmlite fp32, F.cross_entropy", "ulmlite bf16, F.cross_entropy",
-                  "ulmlite fp32, fused Adam"]
+        names += ["ulmlite fp32, nn.LSTM layers", "ulmlite fp32, F.cross_entropy", "ulmlite fp32, fused Adam"]
+        names += ["ulmlite bf16, F.cross_entropy"] if precision.bf16 else []
     limits = {"fp32_mm_gflops": gemm_gflops(4096, 1024, 4096, repeats=3),
-              "fp32_onednn_gflops": onednn_fp32_gflops(4096, 1024, 4096),
-              "bf16_mm_gflops": gemm_gflops(4096, 1024, 4096, dtype=torch.bfloat16, repeats=3)}
+              "fp32_onednn_gflops": onednn_fp32_gflops(4096, 1024, 4096)}
+    limits["bf16_mm_gflops"] = (gemm_gflops(4096, 1024, 4096, dtype=torch.bfloat16, repeats=3) if precision.bf16
+                                else gemm_gflops(256, 256, 256, dtype=torch.bfloat16, repeats=1))
     gemm_rate = max(limits["fp32_mm_gflops"], limits["fp32_onednn_gflops"])
     print(f"GEMM rates: torch.mm fp32 {limits['fp32_mm_gflops']:.0f}, oneDNN fp32 {limits['fp32_onednn_gflops']:.0f},"
           f" bf16 {limits['bf16_mm_gflops']:.0f} GFLOP/s", flush=True)
@@ -252,22 +258,23 @@ def main() -> None:
     val_steps = 8 if args.quick else 30
     data = real_text(args.quick)
     validation = {name: child(["--validate", name, "--steps", str(val_steps), "--data", str(data)])
-                  for name in ("ulmlite fp32", "ulmlite bf16")}
-    fp32_loss, bf16_loss = (validation[n]["valid_loss"] for n in ("ulmlite fp32", "ulmlite bf16"))
-    rel_diff = abs(bf16_loss - fp32_loss) / fp32_loss
-    print(f"validation loss after {val_steps} steps on general_en (vocab {int(np.load(data)['vocab_size'])}): "
-          f"fp32 {fp32_loss:.4f}, bf16 {bf16_loss:.4f}, relative difference {rel_diff:.2%} "
-          f"(train loss {validation['ulmlite fp32']['train_losses'][0]:.2f} -> "
-          f"{validation['ulmlite fp32']['train_losses'][-1]:.2f})")
-
+                  for name in ("ulmlite fp32", "ulmlite bf16")[: 2 if precision.bf16 else 1]}
     by = {r["config"]: r for r in rows}
     bars = {
         "lm_step_speedup_fp32": bar(by["ulmlite fp32"]["speedup_vs_reference_fp32"], 2.5),
-        "lm_step_speedup_bf16": bar(by["ulmlite bf16"]["speedup_vs_reference_fp32"], 4.0),
-        "bf16_val_loss_rel_diff": bar(rel_diff, 0.01, higher_is_better=False),
+        "lm_step_speedup_fp32_portable": bar(by["ulmlite fp32"]["speedup_vs_reference_fp32"], 1.2),
         "peak_memory_ratio": bar(by["ulmlite fp32"]["step_memory_vs_reference_fp32"], 0.4, higher_is_better=False),
         "gemm_peak_fraction_fp32": bar(by["ulmlite fp32"]["of_gemm_peak"], 0.8),
     }
+    if precision.bf16:
+        fp32_loss, bf16_loss = (validation[n]["valid_loss"] for n in ("ulmlite fp32", "ulmlite bf16"))
+        rel_diff = abs(bf16_loss - fp32_loss) / fp32_loss
+        print(f"validation loss after {val_steps} steps on general_en (vocab {int(np.load(data)['vocab_size'])}): "
+              f"fp32 {fp32_loss:.4f}, bf16 {bf16_loss:.4f}, relative difference {rel_diff:.2%} "
+              f"(train loss {validation['ulmlite fp32']['train_losses'][0]:.2f} -> "
+              f"{validation['ulmlite fp32']['train_losses'][-1]:.2f})")
+        bars["lm_step_speedup_bf16"] = bar(by["ulmlite bf16"]["speedup_vs_reference_fp32"], 4.0)
+        bars["bf16_val_loss_rel_diff"] = bar(rel_diff, 0.01, higher_is_better=False)
     # What the hardware allows: every GEMM at the measured rate and nothing else costing time.
     bound = {"fp32_step_s": flops / gemm_rate / 1e9, "bf16_step_s": flops / limits["bf16_mm_gflops"] / 1e9}
     bound["max_speedup_fp32"] = ref["step_s"] / bound["fp32_step_s"]
@@ -277,6 +284,9 @@ def main() -> None:
           f"(at most {bound['max_speedup_bf16']:.2f}x)")
     for name, b in bars.items():
         print(f"bar {name}: {b['value']:.3f} (target {b['target']}) {'holds' if b['holds'] else 'does not hold'}")
+    for r in rows:  # what each row ran on
+        r["precision"] = "bf16" if "bf16" in r["config"] else "fp32"
+        r["gemm_path"] = hardware.gemm_path() if r["config"].startswith("ulmlite") else "torch"
     write_results(__file__, rows, bars, extra={"quick": args.quick, "limits": limits, "gemm_rate_used": gemm_rate,
                                                "model_flops_per_step": flops, "bound": bound,
                                                "validation": validation, "validation_steps": val_steps,

@@ -112,7 +112,9 @@ def bar(value: float, target: float, higher_is_better: bool = True) -> dict:
 
 def write_results(script: str, rows: list[dict], bars: dict, extra: dict | None = None) -> Path:
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{Path(script).stem}.json"
+    # A run with the ISA limits (or oneDNN off) is another machine: it gets a file of its own.
+    limited = any(k in os.environ for k in ISA_LIMITS)
+    path = RESULTS / f"{Path(script).stem}{'.limited' if limited else ''}.json"
     payload = {"script": Path(script).name, "machine": machine(), "rows": rows, "bars": bars, **(extra or {})}
     path.write_text(json.dumps(payload, indent=1))
     print(f"wrote {path}")

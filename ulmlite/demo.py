@@ -14,6 +14,8 @@ TF-IDF + logistic regression on the same split.
 import argparse
 import json
 import multiprocessing
+import os
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, replace
@@ -72,9 +74,24 @@ def plot_curves(runs: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def _exit_with_parent() -> None:
+    """A direction's process ends when the demo does: killed, the parent cannot stop its pool, and
+    its two children would train on for minutes (seen, 30 minutes of both cores)."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(2)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def train_direction(job: dict) -> dict:
     """Pretrain, fine-tune and train the classifier in one direction (in a process of its own when
     both directions run). Returns the histories and the test probabilities."""
+    if job["quiet"]:
+        _exit_with_parent()
     torch.set_num_threads(job["threads"])
     backwards, recipe, seed, out = job["backwards"], job["recipe"], job["seed"], Path(job["out"])
     name = "backward" if backwards else "forward"
