@@ -224,7 +224,7 @@ def main() -> None:
     # bfloat16 rows only where this CPU computes bf16 natively (the decision training uses): where it is
     # emulated a lesson-size bf16 step would take minutes and say nothing about training.
     precision = hardware.choose_precision("auto")
-    print(f"{precision.describe()}; CPU GEMM path {hardware.gemm_path()}", flush=True)
+    print(precision.training_line(), flush=True)
     names = ["reference fp32", "ulmlite fp32"] + (["reference bf16", "ulmlite bf16"] if precision.bf16 else [])
     if not args.quick:
         names += ["ulmlite fp32, nn.LSTM layers", "ulmlite fp32, F.cross_entropy", "ulmlite fp32, fused Adam"]

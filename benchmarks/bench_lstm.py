@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import bar, gemm_gflops, gemm_paths, interleaved_medians, print_table, write_results  # noqa: E402
+from common import bar, gemm_gflops, interleaved_medians, print_table, write_results  # noqa: E402
 
 from ulmlite import hardware  # noqa: E402
 from ulmlite.nn import LSTM  # noqa: E402
@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats and shapes (a few minutes)")
     args = parser.parse_args()
     repeats = 2 if args.quick else 5
-    paths = gemm_paths() if fused_layer_available() else []
+    paths = hardware.allowed_gemm_paths() if fused_layer_available() else []
     bf16 = fused_layer_available() and hardware.choose_precision("auto").bf16
     configs = [("awd", i, h, 70, 52) for i, h in AWD_SHAPES] + [("small", i, h, 70, 32) for i, h in SMALL_SHAPES]
     if args.quick:

@@ -68,15 +68,6 @@ def machine() -> dict:
     }
 
 
-def gemm_paths() -> list[str]:
-    """The fused ops' CPU GEMM paths this CPU (and ULMLITE_ONEDNN) allows, best first."""
-    from ulmlite import hardware
-
-    best = hardware.set_gemm_path("auto")
-    paths = list(hardware.GEMM_PATHS[hardware.GEMM_PATHS.index(best):])
-    return paths
-
-
 def gemm_gflops(m: int, k: int, n: int, dtype=torch.float32, repeats: int = 5) -> float:
     """Measured rate of torch.mm (m x k) @ (k x n) in GFLOP/s."""
     a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)

@@ -90,22 +90,24 @@ def test_the_detected_path_follows_the_oneDNN_bf16_check():
 @needs_extension
 def test_every_path_at_or_below_the_cpus_can_be_taken_and_is_restored():
     before = hardware.gemm_path()
-    best = hardware.set_gemm_path("auto")
-    for path in hardware.GEMM_PATHS[hardware.GEMM_PATHS.index(best):]:
+    allowed = hardware.allowed_gemm_paths()
+    assert hardware.gemm_path() == before and allowed[-1] == "aten"
+    for path in allowed:
         with hardware.gemm_path_forced(path) as taken:
             assert taken == path == hardware.gemm_path()
-    assert hardware.gemm_path() == best
-    hardware.set_gemm_path(before)
+        assert hardware.gemm_path() == before
 
 
 @needs_extension
 def test_a_path_above_the_cpus_is_clamped_and_forcing_it_raises():
+    """Above what the CPU, or ULMLITE_ONEDNN=0, allows: set_gemm_path takes the best allowed path."""
     if hardware.set_gemm_path("auto") == "onednn":
         with hardware.gemm_path_forced("aten"):  # from the portable path "auto" still reaches the top
             assert hardware.set_gemm_path("auto") == "onednn"
         pytest.skip("this CPU allows every path")
-    assert hardware.set_gemm_path("onednn") == hardware.detected_gemm_path()
-    with pytest.raises(ValueError, match="cannot take the 'onednn' GEMM path"):
+    best = hardware.allowed_gemm_paths()[0]
+    assert hardware.set_gemm_path("onednn") == best
+    with pytest.raises(ValueError, match=f"cannot take the 'onednn' GEMM path \\(it allows {best!r}\\)"):
         with hardware.gemm_path_forced("onednn"):
             pass
 

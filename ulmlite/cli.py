@@ -103,10 +103,9 @@ def _recipe(args):
 
 def _say_precision(recipe) -> None:
     """One line before training: the precision and why, and the path the fused ops' GEMMs take."""
-    from ulmlite import hardware, ulmfit
+    from ulmlite import ulmfit
 
-    choice = ulmfit.training_precision(recipe)
-    print(f"training in {choice.precision}: {choice.reason}; CPU GEMM path {hardware.gemm_path()}", flush=True)
+    print(ulmfit.training_precision(recipe).training_line(), flush=True)
 
 
 def _split_stream(ids, valid_fraction=0.05):

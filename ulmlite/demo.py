@@ -160,7 +160,7 @@ def main(argv=None) -> dict:
     splits = {s: read_csv(rt / f"{s}.csv", classes=classes) for s in ("train", "valid", "test")}
     recipe = replace(ulmfit.Recipe.small(), pretrain_lr=args.pretrain_lr, precision=args.precision)
     precision = ulmfit.training_precision(recipe)
-    print(f"training in {precision.precision}: {precision.reason}; CPU GEMM path {hardware.gemm_path()}", flush=True)
+    print(precision.training_line(), flush=True)
     budget = 1_500_000
     if not precision.bf16:  # float32 runs at a third of the tokens/s: a smaller demo keeps to the 20 minutes
         recipe = replace(recipe, lm_epochs=FP32_SIZES["lm_epochs"], clf_epochs=FP32_SIZES["clf_epochs"])

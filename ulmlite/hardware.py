@@ -109,6 +109,14 @@ def set_gemm_path(path: str) -> str:
     return torch.ops.ulmlite._set_cpu_gemm_path(path)
 
 
+def allowed_gemm_paths() -> list[str]:
+    """The paths this CPU and ULMLITE_ONEDNN allow, best first (the path in use is left as it was)."""
+    previous = gemm_path()
+    best = set_gemm_path("auto")
+    set_gemm_path(previous)
+    return list(GEMM_PATHS[GEMM_PATHS.index(best):])
+
+
 @contextlib.contextmanager
 def gemm_path_forced(path: str):
     """Run the block on `path` (a test makes an AVX-512 CPU take the path an AVX2 one takes). Raises
@@ -117,7 +125,8 @@ def gemm_path_forced(path: str):
     taken = set_gemm_path(path)
     try:
         if path != "auto" and taken != path:
-            raise ValueError(f"this CPU cannot take the {path!r} GEMM path (it allows {detected_gemm_path()!r})")
+            raise ValueError(f"this CPU (with ULMLITE_ONEDNN as set) cannot take the {path!r} GEMM path "
+                             f"(it allows {allowed_gemm_paths()[0]!r})")
         yield taken
     finally:
         set_gemm_path(previous)
@@ -138,6 +147,10 @@ class PrecisionChoice:
 
     def describe(self) -> str:
         return f"precision {self.precision}: {self.reason}"
+
+    def training_line(self) -> str:
+        """What a training command prints before it starts: the precision, why, and the GEMM path."""
+        return f"training in {self.precision}: {self.reason}; CPU GEMM path {gemm_path()}"
 
 
 def _median_seconds(fn, repeats: int) -> float:

@@ -251,7 +251,7 @@ class Learner:
             self.history.append(metrics)
             if dist.is_main() and self.progress:
                 line = "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())
-                (self.progress if callable(self.progress) else print)(line)
+                self._say(line)
             if best is not None:  # before the epoch's checkpoint: a resumed fit never misses a best
                 best.update(epoch + 1, metrics[keep_best])
             if checkpoint_dir:
@@ -262,8 +262,12 @@ class Learner:
             self.best = best.restore(epochs)
             if dist.is_main() and self.progress and self.best["epoch"] != epochs:
                 line = f"kept epoch {self.best['epoch']} ({keep_best} {self.best[keep_best]:.4f})"
-                (self.progress if callable(self.progress) else print)(line)
+                self._say(line)
         return results
+
+    def _say(self, line: str) -> None:
+        """A line of progress: to the `progress` function when there is one, else printed."""
+        (self.progress if callable(self.progress) else print)(line)
 
     def _loader_state(self) -> dict:
         return self.train_data.state_dict() if hasattr(self.train_data, "state_dict") else {}
