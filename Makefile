@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # No GPU to ask on a build machine: compile for Ampere (sm_80) and Hopper (sm_90).
 export TORCH_CUDA_ARCH_LIST ?= 8.0;9.0
 
-.PHONY: all demo test build rebuild bench bench-quick study lint format clean
+.PHONY: all demo lesson test build rebuild bench bench-quick study lint format clean
 
 all: test
 
@@ -33,6 +33,11 @@ rebuild:
 
 demo: build
 	$(PY) -m ulmlite.demo
+
+# The lesson on IMDB (resumable: run it again after a kill); LESSON_ARGS, e.g. --train-docs 6000.
+LESSON_ARGS ?=
+lesson: build
+	$(PY) -m ulmlite.lesson $(LESSON_ARGS)
 
 # pytest's exit code 5 means it collected no test: for us that is a failure, said plainly.
 test: build

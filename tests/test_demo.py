@@ -27,6 +27,13 @@ def data_root(tmp_path_factory):
                 writer.writerow([label, " ".join(rng.choice(WORDS, 10)) + f" {cue} {cue} .", f"movie_{k % 7}"])
     plots = [" ".join(rng.choice(WORDS, 30)) + " ." for _ in range(20)]
     (root / "rt_polarity" / "unlabelled_plots.txt").write_text("\n".join(plots) + "\n", encoding="utf-8")
+    (root / "imdb").mkdir()  # the reviews' text joins general English in pretraining
+    for split in ("train", "valid", "test"):
+        with open(root / "imdb" / f"{split}.csv", "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["label", "text"])
+            for k in range(40):
+                writer.writerow(["pos" if k % 2 else "neg", " ".join(rng.choice(WORDS, 30)) + "<br /><br />ok ."])
     (root / "general_en").mkdir()
     general = "\n\f\n".join(" ".join(rng.choice(WORDS + ["great", "awful"], 80)) + " ." for _ in range(80))
     (root / "general_en" / "train.txt").write_text(general + "\n", encoding="utf-8")
@@ -53,6 +60,7 @@ def test_quick_demo_trains_both_directions_and_reports(data_root, tmp_path, monk
         assert meta["kind"] == "classifier" and meta["backwards"] == (direction == "backward")
         assert meta["kept_epoch"]["epoch"] == 1 and 0.0 <= meta["kept_epoch"]["accuracy"] <= 1.0  # --quick: 1 epoch
     assert (out / "curves.png").stat().st_size > 0
+    assert saved["pretrain_on"] == "general+imdb" and "IMDB reviews" in saved["pretrain_text"]
 
 
 def test_quick_demo_forward_only(data_root, tmp_path, monkeypatch):

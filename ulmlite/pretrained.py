@@ -3,6 +3,9 @@
 - `map_vocab`: ULMFiT's vocabulary mapping (lesson 10): a word of the new vocabulary keeps its
   pretrained embedding row; a word the pretrained model never saw gets the mean row. The
   embedding, its dropout wrapper and the tied decoder share one matrix, so all three take it.
+- `vectors_for_vocab`: an embedding matrix started from word vectors (GloVe): each token takes the
+  vector of its lowercase form; special tokens and words without a vector get random rows at the
+  vectors' scale; the pad row is zero.
 - `convert_fastai`: fastai v0.7 (`fwd_wt103.h5` + `itos_wt103.pkl`) and fastai v1 (`.pth` + itos)
   language models into ulmlite's LanguageModel. Weights are read with `torch.load(weights_only=True)`
   (PyTorch's restricted unpickler: tensors and plain containers only), the itos with ulmlite's
@@ -32,6 +35,37 @@ def map_vocab(embedding: torch.Tensor, old: Vocab, new: Vocab) -> torch.Tensor:
         j = old.stoi.get(word)
         rows[i] = embedding[j] if j is not None else mean
     return rows
+
+
+def vectors_for_vocab(vocab: Vocab, words: list[str], vectors: torch.Tensor, emb_size: int | None = None,
+                      std: float | None = None, seed: int = 0) -> tuple[torch.Tensor, float]:
+    """(rows (len(vocab), emb_size), the fraction of the vocabulary found). A token takes the vector
+    of its lowercase form; the others (special tokens, misses) get N(0, s^2) rows, s the vectors'
+    own standard deviation. When `emb_size` differs from the vectors' size, every row goes through
+    one fixed random projection (Gaussian, scaled by 1/sqrt(emb_size), so the rows' norms stay
+    about the same). `std` rescales the result to that standard deviation (None: the vectors')."""
+    vectors = torch.as_tensor(vectors, dtype=torch.float32)
+    if vectors.ndim != 2 or vectors.shape[0] != len(words):
+        raise ValueError(f"vectors must be (len(words), dim), got {tuple(vectors.shape)} for {len(words)} words")
+    index: dict[str, int] = {}
+    for j, word in enumerate(words):
+        index.setdefault(word, j)
+    generator = torch.Generator().manual_seed(seed)
+    rows = torch.randn(len(vocab), vectors.shape[1], generator=generator) * vectors.std()
+    hits = [(i, index[w.lower()]) for i, w in enumerate(vocab.itos) if w.lower() in index and i >= 2]
+    if hits:
+        mine, theirs = (torch.tensor(x) for x in zip(*hits, strict=True))
+        rows[mine] = vectors[theirs]
+    emb_size = emb_size or vectors.shape[1]
+    if emb_size != vectors.shape[1]:
+        projection = torch.randn(vectors.shape[1], emb_size, generator=generator) / emb_size**0.5
+        rows = rows @ projection
+    if std is not None:
+        others = torch.ones(len(vocab), dtype=torch.bool)
+        others[vocab.pad_id] = False
+        rows = rows * (std / rows[others].std())
+    rows[vocab.pad_id] = 0
+    return rows, len(hits) / max(len(vocab) - 2, 1)
 
 
 def load_state_dict_file(path: str | Path) -> dict:

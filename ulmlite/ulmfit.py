@@ -86,6 +86,9 @@ class Recipe:
     clf_epochs: int = 14  # lesson: the last stage, cycle_len=14, use_clr=(32, 10)
     clf_discriminative: bool = True  # lesson: lrs = lr / 2.6 per layer group downwards
     clf_keep_best: bool = False  # lesson: the last epoch; True: the last stage's best epoch by valid accuracy
+    clip: float = 0.25  # gradient-norm clipping of the language models (awd-lstm-lm, the lesson)
+    clf_clip: float = 25.0  # lesson: learn.clip = 25. for the classifier
+    keep_known_words: bool = False  # fine-tuning vocabulary: also the words pretraining knows seen only once or twice
     wd: float = 1e-7  # lesson: wd = 1e-7
     precision: str = "auto"  # auto: bfloat16 autocast where this CPU computes bf16 natively (ulmlite.hardware)
     pretrain_drop_mult: float = 1.0  # every dropout of the pretraining LM scaled by this (fastai v1's drop_mult)
@@ -176,13 +179,32 @@ def _finish(out, learn: Learner, vocab: Vocab, kind: str, **info) -> list[dict]:
     return learn.history
 
 
-def pretrain(train_ids, valid_ids, vocab: Vocab, recipe: Recipe, out, backwards=False, seed=0, progress=True):
+def zero_pad_row(model) -> None:
+    """Keep the pad token's embedding row zero: pads come first in a classifier batch and must feed
+    the LSTM nothing (a language model's tied decoder may have moved it)."""
+    embedding = model.encoder.encoder if isinstance(model, LanguageModel) else model.encoder.encoder.encoder
+    with torch.no_grad():
+        embedding.weight[model.config.pad_id].zero_()
+
+
+def pretrain(train_ids, valid_ids, vocab: Vocab, recipe: Recipe, out, backwards=False, seed=0, progress=True,
+             init_embeddings: torch.Tensor | None = None):
+    """`init_embeddings`: rows (len(vocab), emb_size) to start the embedding (and so the tied decoder)
+    from, e.g. pretrained.vectors_for_vocab's GloVe rows; by default uniform(-0.1, 0.1)."""
     torch.manual_seed(seed)
     model = LanguageModel(scale_dropouts(replace(recipe.config, vocab_size=len(vocab)), recipe.pretrain_drop_mult))
+    if init_embeddings is not None:
+        weight = model.encoder.encoder.weight
+        if tuple(init_embeddings.shape) != tuple(weight.shape):
+            raise ValueError(f"init_embeddings has shape {tuple(init_embeddings.shape)}, the embedding "
+                             f"{tuple(weight.shape)} (vocabulary x emb_size)")
+        with torch.no_grad():
+            weight.copy_(init_embeddings)
+        zero_pad_row(model)
     learn = Learner(model, LanguageModelLoader(train_ids, recipe.lm_bs, recipe.bptt, backwards, seed),
                     LanguageModelLoader(valid_ids, recipe.lm_bs, recipe.bptt, backwards, seed + 1),
                     weight_decay=recipe.wd, mixed_precision=training_precision(recipe).bf16, progress=progress,
-                    identity=_identity(vocab, backwards, seed))
+                    identity=_identity(vocab, backwards, seed), clip=recipe.clip)
     learn.fit(recipe.pretrain_epochs, [recipe.pretrain_lr] * len(learn.groups), schedule="stlr",
               checkpoint_dir=_stage_dir(out, 1))
     return model, _finish(out, learn, vocab, "lm", backwards=backwards)
@@ -205,10 +227,14 @@ def finetune_lm(pretrained, train_ids, valid_ids, vocab: Vocab, recipe: Recipe, 
     model.load_state_dict(state, strict=False)
     with torch.no_grad():  # embedding, its dropout copy and the tied decoder are one matrix
         model.encoder.encoder.weight.copy_(map_vocab(old_model.encoder.encoder.weight, old_vocab, vocab))
+        if config.decoder_bias:  # a bias per word (fastai v1's models have one): mapped like the rows
+            old_bias = old_model.decoder.decoder.bias[:, None]
+            model.decoder.decoder.bias.copy_(map_vocab(old_bias, old_vocab, vocab)[:, 0])
+    zero_pad_row(model)
     learn = Learner(model, LanguageModelLoader(train_ids, recipe.lm_bs, recipe.bptt, backwards, seed),
                     LanguageModelLoader(valid_ids, recipe.lm_bs, recipe.bptt, backwards, seed + 1),
                     weight_decay=recipe.wd, mixed_precision=training_precision(recipe).bf16, progress=progress,
-                    identity=_identity(vocab, backwards, seed))
+                    identity=_identity(vocab, backwards, seed), clip=recipe.clip)
     n = len(learn.groups)
     rates = learn.discriminative_lrs(recipe.lm_lr) if discriminative else [recipe.lm_lr] * n
     args = {"stlr": [dict(cut_frac=0.5, ratio=32), dict(cut_frac=0.1, ratio=20)]}.get(schedule, [{}, {}])
@@ -241,10 +267,11 @@ def train_classifier(lm_dir, train: NumericCorpus, valid: NumericCorpus, classes
                            head_drops=(0.4 * 0.5 * recipe.clf_drop_mult, 0.1 * recipe.clf_drop_mult))
     if pretrained_encoder:
         model.encoder.encoder.load_state_dict(lm.encoder.state_dict())
+    zero_pad_row(model)
     learn = Learner(model, ClassifierLoader(train, recipe.clf_bs, train=True, seed=seed),
                     ClassifierLoader(valid, recipe.clf_bs, train=False), task="classifier",
                     weight_decay=recipe.wd, mixed_precision=training_precision(recipe).bf16, progress=progress,
-                    identity={**_identity(vocab, backwards, seed), "classes": classes})
+                    identity={**_identity(vocab, backwards, seed), "classes": classes}, clip=recipe.clf_clip)
     if discriminative is None:
         discriminative = recipe.clf_discriminative
     lrs = learn.discriminative_lrs(recipe.clf_lr) if discriminative else [recipe.clf_lr] * len(learn.groups)

@@ -26,6 +26,40 @@ def test_sortish_batches_are_nearly_sorted():
     assert spread < random_spread / 5
 
 
+@given(lengths=st.lists(st.integers(1, 300), min_size=1, max_size=400), bs=st.integers(1, 12), seed=st.integers(0, 99))
+def test_sortish_batches_are_each_cut_from_one_sorted_run(lengths, bs, seed):
+    """Each batch the loader takes is a slice of one sorted megabatch: lengths decrease within it,
+    and only one batch (the last, unless it holds the longest document) is short."""
+    batches = SortishSampler(lengths, bs, seed=seed).batches()
+    assert sorted(np.concatenate(batches).tolist()) == list(range(len(lengths)))
+    lengths = np.asarray(lengths)
+    for b in batches:
+        assert (np.diff(lengths[b]) <= 0).all()
+    sizes = [len(b) for b in batches]
+    assert sum(size < bs for size in sizes) <= (0 if len(lengths) % bs == 0 else 1)
+    assert sizes[1:-1] == [bs] * max(len(sizes) - 2, 0)
+    assert lengths[batches[0]].max() == lengths.max()
+
+
+def test_classifier_loader_pads_training_batches_like_validation_ones():
+    """The audit's defect: a short batch shuffled into the middle made every later batch straddle two
+    length groups (18% padding in training against 4% in validation on RT)."""
+    from ulmlite.data import ClassifierLoader
+    from ulmlite.text import NumericCorpus
+
+    lengths = np.random.default_rng(1).integers(3, 60, 9003)  # snippet lengths, 9003 = RT's training set
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    corpus = NumericCorpus(np.full(offsets[-1], 5, dtype=np.int32), offsets, np.zeros(len(lengths), dtype=np.int64))
+
+    def padding(train):
+        pads = cells = 0
+        for x, _ in ClassifierLoader(corpus, 64, train=train, seed=0):
+            pads, cells = pads + int((x == 1).sum()), cells + x.numel()
+        return pads / cells
+
+    assert padding(True) < 0.03  # was 0.23 with the defect; sorting everything (validation) gives 0.006
+
+
 def test_sort_sampler():
     assert list(SortSampler([3, 9, 1, 9])) == [1, 3, 0, 2]
 

