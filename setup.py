@@ -36,7 +36,7 @@ def _find_cuda_home():
 _cuda_home = _find_cuda_home()
 if _cuda_home:
     os.environ["CUDA_HOME"] = _cuda_home
-os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "8.0;9.0")  # no GPU to ask: Ampere and Hopper
+os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "8.0;9.0+PTX")  # no GPU to ask: Ampere, Hopper, PTX for later GPUs
 
 import torch  # noqa: E402
 from setuptools import find_packages, setup  # noqa: E402

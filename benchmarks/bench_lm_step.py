@@ -115,18 +115,20 @@ def config_for(name: str, vocab_size: int) -> tuple[AWDLSTMConfig, dict]:
     return config, options
 
 
-def build(name: str, ids: np.ndarray, vocab_size: int):
-    """(step function, model, loader) for one configuration."""
+def build(name: str, ids: np.ndarray, vocab_size: int, device: str = "cpu"):
+    """(step function, model, loader) for one configuration. On CUDA each step ends synchronized."""
     c = LESSON
+    kind = torch.device(device).type
     config, options = config_for(name, vocab_size)
     torch.manual_seed(0)
     loader = LanguageModelLoader(ids, c["B"], c["T"], seed=0)
     if options["kind"] == "reference":
-        model = ReferenceLM(config)
+        model = ReferenceLM(config).to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.8, 0.99), weight_decay=1e-7)
 
         def step(x, y):
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=options["mixed"]):
+            x, y = x.to(device), y.to(device)
+            with torch.autocast(kind, dtype=torch.bfloat16, enabled=options["mixed"]):
                 logits, raw_outputs, outputs = model(x)
                 loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), y.view(-1))
             total = loss + ar_tar_loss([r.float() for r in raw_outputs], [o.float() for o in outputs])
@@ -138,24 +140,35 @@ def build(name: str, ids: np.ndarray, vocab_size: int):
 
         return step, model, loader
     model = LanguageModel(config)
-    learn = Learner(model, loader, mixed_precision=options["mixed"], progress=False)
+    learn = Learner(model, loader, mixed_precision=options["mixed"], progress=False, device=device)
     if options.get("fused_adam"):
         groups = [{"params": g["params"], "lr": g["lr"]} for g in learn.optimizer.param_groups]
         learn.optimizer = torch.optim.Adam(groups, betas=(0.8, 0.99), weight_decay=1e-7, fused=True)
     lrs = learn.discriminative_lrs(1e-3)
-    return (lambda x, y: learn.train_batch(x, y, lrs, None)), model, loader
+    sync = torch.cuda.synchronize if kind == "cuda" else (lambda: None)
+
+    def step(x, y):
+        loss = learn.train_batch(x.to(device), y.to(device), lrs, None)
+        sync()
+        return loss
+
+    return step, model, loader
 
 
-def run_config(name: str, steps: int, out: Path) -> None:
-    """Child process: time `steps` training steps after one warm-up step and record the memory."""
+def run_config(name: str, steps: int, out: Path, device: str = "cpu") -> None:
+    """Child process: time `steps` training steps after one warm-up step and record the memory
+    (resident memory on the CPU; on CUDA the allocator's peak, in the same fields)."""
     c = LESSON
     ids = np.random.default_rng(0).integers(2, c["V"], c["T"] * c["B"] * (steps + 3) + 1).astype(np.int32)
-    step, model, loader = build(name, ids, c["V"])
+    step, model, loader = build(name, ids, c["V"], device)
+    cuda = torch.device(device).type == "cuda"
     batches = [(x[: c["T"]], y[: c["T"]]) for x, y in loader]
     step(*batches[0])  # warm-up: oneDNN primitives, allocator, Adam state
     gc.collect()
-    before_kb = memory_kb("VmRSS")
-    peak_reset = reset_peak()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    before_kb = torch.cuda.memory_allocated() // 1024 if cuda else memory_kb("VmRSS")
+    peak_reset = True if cuda else reset_peak()
     times, losses = [], []
     for x, y in batches[1 : steps + 1]:
         start = time.perf_counter()
@@ -163,27 +176,28 @@ def run_config(name: str, steps: int, out: Path) -> None:
         times.append(time.perf_counter() - start)
     out.write_text(json.dumps({
         "name": name, "step_times": times, "losses": losses, "rss_before_kb": before_kb,
-        "peak_kb": memory_kb("VmHWM"), "peak_reset": peak_reset,
+        "peak_kb": torch.cuda.max_memory_allocated() // 1024 if cuda else memory_kb("VmHWM"), "peak_reset": peak_reset,
     }))
 
 
-def run_validation(name: str, steps: int, data: Path, out: Path) -> None:
+def run_validation(name: str, steps: int, data: Path, out: Path, device: str = "cpu") -> None:
     """Child process: train `steps` steps on real text from the same weights, then validate."""
     c = LESSON
     arrays = np.load(data)
     train, valid, vocab_size = arrays["train"], arrays["valid"], int(arrays["vocab_size"])
-    step, model, loader = build(name, train, vocab_size)
+    step, model, loader = build(name, train, vocab_size, device)
     batches = iter(loader)
     losses = [step(x, y) for x, y in (next(batches) for _ in range(steps))]
     learn = Learner(model, None, LanguageModelLoader(valid, c["B"], c["T"], seed=1),
-                    mixed_precision="bf16" in name, progress=False)
+                    mixed_precision="bf16" in name, progress=False, device=device)
     out.write_text(json.dumps({"name": name, "train_losses": losses, **learn.validate()}))
 
 
-def child(args: list[str], timeout: float = 1200) -> dict:
+def child(args: list[str], timeout: float = 1200, device: str = "cpu") -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
-        subprocess.run([sys.executable, __file__, *args, "--out", str(out)], check=True, timeout=timeout)
+        subprocess.run([sys.executable, __file__, *args, "--device", device, "--out", str(out)], check=True,
+                       timeout=timeout)
         return json.loads(out.read_text())
 
 
@@ -214,25 +228,29 @@ def main() -> None:
     parser.add_argument("--steps", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     args = parser.parse_args()
+    cuda = torch.device(args.device).type == "cuda"
+    if cuda and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device here")
     if args.config:
-        return run_config(args.config, args.steps, Path(args.out))
+        return run_config(args.config, args.steps, Path(args.out), args.device)
     if args.validate:
-        return run_validation(args.validate, args.steps, Path(args.data), Path(args.out))
+        return run_validation(args.validate, args.steps, Path(args.data), Path(args.out), args.device)
 
     steps = 2 if args.quick else 4
     # bfloat16 rows only where this CPU computes bf16 natively (the decision training uses): where it is
     # emulated a lesson-size bf16 step would take minutes and say nothing about training.
-    precision = hardware.choose_precision("auto")
+    precision = hardware.choose_precision("bf16" if cuda else "auto")  # every CUDA GPU we build for has bf16
     print(precision.training_line(), flush=True)
     names = ["reference fp32", "ulmlite fp32"] + (["reference bf16", "ulmlite bf16"] if precision.bf16 else [])
     if not args.quick:
         names += ["ulmlite fp32, nn.LSTM layers", "ulmlite fp32, F.cross_entropy", "ulmlite fp32, fused Adam"]
         names += ["ulmlite bf16, F.cross_entropy"] if precision.bf16 else []
-    limits = {"fp32_mm_gflops": gemm_gflops(4096, 1024, 4096, repeats=3),
-              "fp32_onednn_gflops": onednn_fp32_gflops(4096, 1024, 4096)}
-    limits["bf16_mm_gflops"] = (gemm_gflops(4096, 1024, 4096, dtype=torch.bfloat16, repeats=3) if precision.bf16
-                                else gemm_gflops(256, 256, 256, dtype=torch.bfloat16, repeats=1))
+    limits = {"fp32_mm_gflops": gemm_gflops(4096, 1024, 4096, repeats=3, device=args.device),
+              "fp32_onednn_gflops": 0.0 if cuda else onednn_fp32_gflops(4096, 1024, 4096)}
+    limits["bf16_mm_gflops"] = (gemm_gflops(4096, 1024, 4096, dtype=torch.bfloat16, repeats=3, device=args.device)
+                                if precision.bf16 else gemm_gflops(256, 256, 256, dtype=torch.bfloat16, repeats=1))
     gemm_rate = max(limits["fp32_mm_gflops"], limits["fp32_onednn_gflops"])
     print(f"GEMM rates: torch.mm fp32 {limits['fp32_mm_gflops']:.0f}, oneDNN fp32 {limits['fp32_onednn_gflops']:.0f},"
           f" bf16 {limits['bf16_mm_gflops']:.0f} GFLOP/s", flush=True)
@@ -241,7 +259,7 @@ def main() -> None:
     tokens = c["T"] * c["B"]
     rows = []
     for name in names:
-        r = child(["--config", name, "--steps", str(steps)])
+        r = child(["--config", name, "--steps", str(steps)], device=args.device)
         seconds = float(np.median(r["step_times"]))
         rows.append({"config": name, "step_s": seconds, "tokens_per_s": tokens / seconds,
                      "GFLOPs": flops / seconds / 1e9, "of_gemm_peak": flops / seconds / 1e9 / gemm_rate,
@@ -257,7 +275,7 @@ def main() -> None:
 
     val_steps = 8 if args.quick else 30
     data = real_text(args.quick)
-    validation = {name: child(["--validate", name, "--steps", str(val_steps), "--data", str(data)])
+    validation = {name: child(["--validate", name, "--steps", str(val_steps), "--data", str(data)], device=args.device)
                   for name in ("ulmlite fp32", "ulmlite bf16")[: 2 if precision.bf16 else 1]}
     by = {r["config"]: r for r in rows}
     bars = {
@@ -286,11 +304,12 @@ def main() -> None:
         print(f"bar {name}: {b['value']:.3f} (target {b['target']}) {'holds' if b['holds'] else 'does not hold'}")
     for r in rows:  # what each row ran on
         r["precision"] = "bf16" if "bf16" in r["config"] else "fp32"
-        r["gemm_path"] = hardware.gemm_path() if r["config"].startswith("ulmlite") else "torch"
+        r["gemm_path"] = ("cuda" if cuda else hardware.gemm_path()) if r["config"].startswith("ulmlite") else "torch"
     write_results(__file__, rows, bars, extra={"quick": args.quick, "limits": limits, "gemm_rate_used": gemm_rate,
                                                "model_flops_per_step": flops, "bound": bound,
                                                "validation": validation, "validation_steps": val_steps,
-                                               "threads": torch.get_num_threads()})
+                                               "threads": torch.get_num_threads(),
+                                               "device": args.device}, suffix=".cuda" if cuda else "")
 
 
 if __name__ == "__main__":

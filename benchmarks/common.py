@@ -68,10 +68,11 @@ def machine() -> dict:
     }
 
 
-def gemm_gflops(m: int, k: int, n: int, dtype=torch.float32, repeats: int = 5) -> float:
-    """Measured rate of torch.mm (m x k) @ (k x n) in GFLOP/s."""
-    a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
-    seconds = median_time(lambda: torch.mm(a, b), repeats)
+def gemm_gflops(m: int, k: int, n: int, dtype=torch.float32, repeats: int = 5, device="cpu") -> float:
+    """Measured rate of torch.mm (m x k) @ (k x n) in GFLOP/s (on CUDA synchronized before the clock)."""
+    a, b = torch.randn(m, k, dtype=dtype, device=device), torch.randn(k, n, dtype=dtype, device=device)
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
+    seconds = median_time(lambda: (torch.mm(a, b), sync()), repeats)
     return 2 * m * k * n / seconds / 1e9
 
 
@@ -101,11 +102,12 @@ def bar(value: float, target: float, higher_is_better: bool = True) -> dict:
     return {"value": value, "target": target, "holds": bool(holds)}
 
 
-def write_results(script: str, rows: list[dict], bars: dict, extra: dict | None = None) -> Path:
+def write_results(script: str, rows: list[dict], bars: dict, extra: dict | None = None, suffix: str = "") -> Path:
     RESULTS.mkdir(exist_ok=True)
-    # A run with the ISA limits (or oneDNN off) is another machine: it gets a file of its own.
+    # A run with the ISA limits (or oneDNN off) is another machine, and a CUDA run (suffix ".cuda")
+    # another device: each gets a file of its own.
     limited = any(k in os.environ for k in ISA_LIMITS)
-    path = RESULTS / f"{Path(script).stem}{'.limited' if limited else ''}.json"
+    path = RESULTS / f"{Path(script).stem}{suffix}{'.limited' if limited else ''}.json"
     payload = {"script": Path(script).name, "machine": machine(), "rows": rows, "bars": bars, **(extra or {})}
     path.write_text(json.dumps(payload, indent=1))
     print(f"wrote {path}")

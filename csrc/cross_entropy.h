@@ -17,8 +17,9 @@ using at::Tensor;
 using RowPass = void (*)(Tensor& logits, const Tensor& target, Tensor& loss, Tensor& argmax, double scale,
                          bool with_grad);
 
+// check_target_values: also check that every target lies in [0, V) (reads them on the host).
 void check_linear_cross_entropy(const Tensor& input, const Tensor& weight, const c10::optional<Tensor>& bias,
-                                const Tensor& target, int64_t chunk_rows);
+                                const Tensor& target, int64_t chunk_rows, bool check_target_values);
 
 // Returns (mean loss scalar (float32; float64 for float64 input), correct predictions int64 scalar, d input, d weight, d bias);
 // the gradients are empty tensors unless with_grad (d bias also when there is no bias).

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "cross_entropy.h"
+#include "emulated_cuda.h"
 #include "cross_entropy_pointwise.h"
 #include "vec_cpu.h"
 
@@ -104,7 +105,8 @@ void rows_cpu(Tensor& logits, const Tensor& target, Tensor& loss, Tensor& argmax
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> linear_cross_entropy_cpu(
     const Tensor& input, const Tensor& weight, const c10::optional<Tensor>& bias, const Tensor& target,
     int64_t chunk_rows, bool with_grad) {
-  return linear_cross_entropy_with(input, weight, bias, target, chunk_rows, with_grad, &rows_cpu);
+  return linear_cross_entropy_with(input, weight, bias, target, chunk_rows, with_grad,
+                                   emulating_cuda_kernels() ? &rows_emulated : &rows_cpu);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "lstm.h"
+#include "emulated_cuda.h"
 #include "lstm_pointwise.h"
 #include "vec_cpu.h"
 
@@ -161,28 +162,36 @@ void pointwise_backward_cpu(const Tensor& act, const Tensor& c, const Tensor& c_
   });
 }
 
+// The pointwise passes the CPU ops run: their own, or the CUDA kernels on the host (tests).
+PointwiseForward forward_pass() {
+  return emulating_cuda_kernels() ? &pointwise_forward_emulated : &pointwise_forward_cpu;
+}
+PointwiseBackward backward_pass() {
+  return emulating_cuda_kernels() ? &pointwise_backward_emulated : &pointwise_backward_cpu;
+}
+
 }  // namespace
 
 std::tuple<Tensor, Tensor, Tensor> lstm_cell_forward_cpu(const Tensor& gates, const Tensor& c_prev) {
-  return lstm_cell_forward_with(gates, c_prev, &pointwise_forward_cpu);
+  return lstm_cell_forward_with(gates, c_prev, forward_pass());
 }
 
 std::tuple<Tensor, Tensor> lstm_cell_backward_cpu(const Tensor& act, const Tensor& c, const Tensor& c_prev,
                                                   const Tensor& dh, const Tensor& dc) {
-  return lstm_cell_backward_with(act, c, c_prev, dh, dc, &pointwise_backward_cpu);
+  return lstm_cell_backward_with(act, c, c_prev, dh, dc, backward_pass());
 }
 
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> lstm_forward_cpu(
     const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& w_ih, const Tensor& w_hh,
     const c10::optional<Tensor>& b_ih, const c10::optional<Tensor>& b_hh) {
-  return lstm_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, &pointwise_forward_cpu);
+  return lstm_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, forward_pass());
 }
 
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lstm_backward_cpu(
     const Tensor& dy, const Tensor& dh_last, const Tensor& dc_last, const Tensor& x, const Tensor& h0,
     const Tensor& c0, const Tensor& w_ih, const Tensor& w_hh, const Tensor& y, const Tensor& act,
     const Tensor& cs) {
-  return lstm_layer_backward(dy, dh_last, dc_last, x, h0, c0, w_ih, w_hh, y, act, cs, &pointwise_backward_cpu);
+  return lstm_layer_backward(dy, dh_last, dc_last, x, h0, c0, w_ih, w_hh, y, act, cs, backward_pass());
 }
 
 }  // namespace ulmlite

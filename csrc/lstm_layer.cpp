@@ -3,11 +3,11 @@
 //             and one fused pointwise pass;
 //   backward: per step one fused pointwise pass and one GEMM (dgates R), then the weight gradients
 //             and dx as three large GEMMs after the loop.
-// GEMMs go through gemm_cpu.h: oneDNN with pre-packed weights on CPUs that allow it, at::mm
+// GEMMs go through gemm.h: oneDNN with pre-packed weights on CPUs that allow it, at::mm
 // otherwise (MKL / OpenBLAS on CPU, cuBLAS on the current CUDA stream; transposed weights as views,
 // per-step products into reused buffers); the pointwise passes are passed in by the device file
 // (lstm_cpu.cpp, lstm_cuda.cu).
-#include "gemm_cpu.h"
+#include "gemm.h"
 #include "lstm.h"
 
 namespace ulmlite {

@@ -3,7 +3,8 @@
 #include <Python.h>
 #include <torch/library.h>
 
-#include "gemm_cpu.h"
+#include "emulated_cuda.h"
+#include "gemm.h"
 #include "lstm.h"
 
 // `import ulmlite._C` loads this library, which runs the static registrations below.
@@ -116,11 +117,15 @@ TORCH_LIBRARY(ulmlite, m) {
   m.def(
       "linear_cross_entropy(Tensor input, Tensor weight, Tensor? bias, Tensor target, int chunk_rows,"
       " bool with_grad) -> (Tensor loss, Tensor correct, Tensor d_input, Tensor d_weight, Tensor d_bias)");
-  // The CPU GEMM path (gemm_cpu.h): the one taken now, the best this CPU allows, and a setter that
+  // The CPU GEMM path (gemm.h): the one taken now, the best this CPU allows, and a setter that
   // tests use to run the portable paths on any CPU (it returns the path taken, never above the CPU's).
   m.def("_cpu_gemm_path() -> str", [] { return cpu_gemm_path(); });
   m.def("_detected_cpu_gemm_path() -> str", [] { return detected_cpu_gemm_path(); });
   m.def("_set_cpu_gemm_path(str path) -> str", [](std::string path) { return set_cpu_gemm_path(path); });
+  // Which kernels the CPU ops run (emulated_cuda.h): "cpu", or "emulated-cuda" for the CUDA kernels'
+  // own code on the host, which the tests use so that every CI run executes it.
+  m.def("_cpu_kernels() -> str", [] { return cpu_kernels(); });
+  m.def("_set_cpu_kernels(str kernels) -> str", [](std::string kernels) { return set_cpu_kernels(kernels); });
 }
 
 TORCH_LIBRARY_IMPL(ulmlite, CPU, m) {

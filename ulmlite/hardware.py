@@ -1,6 +1,6 @@
 """What this CPU computes fast, and the two choices made from it.
 
-1. **The GEMM path of the fused ops** (csrc/gemm_cpu.h): "onednn" (oneDNN for every float32 and
+1. **The GEMM path of the fused ops** (csrc/gemm.h): "onednn" (oneDNN for every float32 and
    bfloat16 GEMM, where the CPU passes PyTorch's oneDNN bf16 check: AVX-512 BW/VL/DQ or
    AVX-NE-CONVERT), "onednn-fp32" (oneDNN's reordered-weight GEMMs in float32 only: AVX2-only x86),
    or "aten" (at::mm and friends: MKL / OpenBLAS). `ULMLITE_ONEDNN=0` forces "aten";

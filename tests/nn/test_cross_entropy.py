@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 from ulmlite.nn import AWDLSTMConfig, LanguageModel
 from ulmlite.nn.fused import fused_loss_available, linear_cross_entropy
 
-# Every test here runs on each CPU GEMM path this CPU allows (the gemm_path fixture, tests/conftest.py).
+# Every test here runs on each CPU GEMM path this CPU allows and on the emulated CUDA kernels
+# (the op_path fixture, tests/conftest.py).
 pytestmark = [pytest.mark.skipif(not fused_loss_available(), reason="ulmlite._C not built"),
-              pytest.mark.usefixtures("gemm_path")]
+              pytest.mark.usefixtures("op_path")]
 
 
 def reference(x, w, b, t):
@@ -146,3 +147,10 @@ def test_bad_input_raises_a_clear_error(change, message):
 def test_an_unknown_loss_backend_is_refused_when_the_model_is_built():
     with pytest.raises(ValueError, match="loss backend must be 'torch', 'fused' or 'auto', got 'bogus'"):
         LanguageModel(AWDLSTMConfig(vocab_size=10, emb_size=4, hidden_size=6, n_layers=1, loss_backend="bogus"))
+
+
+def test_float16_autocast_is_refused_with_what_to_do():
+    """CUDA autocast defaults to float16; the fused ops take bfloat16 (tested here on the CPU path)."""
+    x, w, t = torch.randn(6, 4, requires_grad=True), torch.randn(9, 4), torch.randint(0, 9, (6,))
+    with torch.autocast("cpu", dtype=torch.float16), pytest.raises(TypeError, match="dtype=torch.bfloat16"):
+        linear_cross_entropy(x, w, None, t)

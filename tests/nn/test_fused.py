@@ -9,9 +9,10 @@ from hypothesis import strategies as st
 from ulmlite.nn import LSTM, AWDLSTMConfig, AWDLSTMEncoder, WeightDrop
 from ulmlite.nn.fused import fused_layer_available, lstm_layer
 
-# Every test here runs on each CPU GEMM path this CPU allows (the gemm_path fixture, tests/conftest.py).
+# Every test here runs on each CPU GEMM path this CPU allows and on the emulated CUDA kernels
+# (the op_path fixture, tests/conftest.py).
 pytestmark = [pytest.mark.skipif(not fused_layer_available(), reason="ulmlite._C not built"),
-              pytest.mark.usefixtures("gemm_path")]
+              pytest.mark.usefixtures("op_path")]
 
 
 def layer_inputs(seq_len, batch, input_size, hidden, dtype=torch.float64, bias=True, grad=True):
@@ -183,3 +184,11 @@ def test_long_products_match_torch_lstm():
         grads.append([y, xi.grad] + [p.grad for p in module.parameters()])
     for ours, theirs in zip(*grads, strict=True):
         torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-4)
+
+
+def test_float16_autocast_is_refused_with_what_to_do():
+    """CUDA autocast defaults to float16; the fused layer takes bfloat16 (tested on the CPU path)."""
+    x, h0, c0 = torch.randn(3, 2, 4), torch.zeros(2, 5), torch.zeros(2, 5)
+    w_ih, w_hh = torch.randn(20, 4), torch.randn(20, 5)
+    with torch.autocast("cpu", dtype=torch.float16), pytest.raises(TypeError, match="dtype=torch.bfloat16"):
+        lstm_layer(x, h0, c0, w_ih, w_hh)

@@ -23,6 +23,16 @@ def lstm_cell(gates: torch.Tensor, c_prev: torch.Tensor) -> tuple[torch.Tensor, 
     return h, c
 
 
+def _autocast_dtype(device_type: str) -> torch.dtype:
+    """The dtype autocast runs the fused ops in. float16 (CUDA autocast's default) is refused with a
+    message that says what to do: the ops keep bfloat16's float32 cell state and sums, not float16's."""
+    dtype = torch.get_autocast_dtype(device_type)
+    if dtype == torch.float16:
+        raise TypeError(f"ulmlite's fused ops run in float32, float64 or bfloat16, not float16: use "
+                        f"torch.autocast({device_type!r}, dtype=torch.bfloat16) (float16 autocast is CUDA's default)")
+    return dtype
+
+
 def _check_same_device(op: str, **tensors: torch.Tensor) -> None:
     """Fake kernels run for any mix of devices that includes `meta`; refuse a mix as the real ones do."""
     devices = {name: t.device for name, t in tensors.items()}
@@ -82,7 +92,7 @@ def lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     if not fused_layer_available():
         raise RuntimeError("this build of ulmlite._C has no fused LSTM layer: rebuild it with `make rebuild`")
     if torch.is_autocast_enabled(x.device.type):  # a custom op is not cast by autocast itself
-        dtype = torch.get_autocast_dtype(x.device.type)
+        dtype = _autocast_dtype(x.device.type)
         x, h0, weight_ih, weight_hh = (t.to(dtype) for t in (x, h0, weight_ih, weight_hh))
         bias_ih, bias_hh = (None if b is None else b.to(dtype) for b in (bias_ih, bias_hh))
     c0 = c0.to(_state_dtype(x.dtype))
@@ -163,7 +173,7 @@ def linear_cross_entropy(input: torch.Tensor, weight: torch.Tensor, bias: torch.
     if not fused_loss_available():
         raise RuntimeError("this build of ulmlite._C has no fused cross-entropy: rebuild it with `make rebuild`")
     if torch.is_autocast_enabled(input.device.type):  # a custom op is not cast by autocast itself
-        dtype = torch.get_autocast_dtype(input.device.type)
+        dtype = _autocast_dtype(input.device.type)
         input, weight = input.to(dtype), weight.to(dtype)
         bias = None if bias is None else bias.to(dtype)
     with_grad = torch.is_grad_enabled() and any(

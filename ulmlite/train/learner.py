@@ -232,7 +232,7 @@ class Learner:
                 loss = self.train_batch(x, y, [b * multiplier for b in base_lrs], momentum)
                 losses.append(loss)
                 self.step += 1
-                tokens += y.numel()
+                tokens += x.numel()  # the LM: its targets; a classifier: its documents, pads included
                 bar.set_postfix(loss=f"{loss:.3f}")
                 if report and time.perf_counter() - last_report >= self.REPORT_SECONDS:
                     last_report = time.perf_counter()

@@ -1,4 +1,5 @@
-// The CPU GEMMs of the fused ops, chosen by what the CPU has.
+// The GEMMs of the fused ops, for both devices: on CUDA at::mm and friends (cuBLAS on the current
+// stream, transposed weights as views); on the CPU chosen by what the CPU has.
 //
 // Three paths, from fastest to most portable:
 //   "onednn"       oneDNN for every float32 and bfloat16 GEMM: the weights reordered once into its
@@ -50,7 +51,7 @@ at::Tensor linear_bias(const at::Tensor& x, const PackedLinear& w, const c10::op
 
 // out = a b + beta out, written into `out` (no allocation). On the "onednn" path float32 and
 // bfloat16 go to at::native::mkldnn_matmul (what torch.mm uses for bfloat16; exported by
-// libtorch_cpu but not in its installed headers, so declared in gemm_cpu.cpp); anything else
+// libtorch_cpu but not in its installed headers, so declared in gemm.cpp); anything else
 // through at::mm_out / addmm_.
 void matmul_into(const at::Tensor& a, const at::Tensor& b, at::Tensor& out, float beta);
 

@@ -1,4 +1,4 @@
-#include "gemm_cpu.h"
+#include "gemm.h"
 
 #include <ATen/Context.h>
 #include <ATen/core/dispatch/Dispatcher.h>
