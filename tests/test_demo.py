@@ -43,7 +43,7 @@ def data_root(tmp_path_factory):
 def test_quick_demo_trains_both_directions_and_reports(data_root, tmp_path, monkeypatch):
     monkeypatch.setenv("ULMLITE_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "demo"
-    report = demo.main(["--quick", "--data", str(data_root), "--out", str(out)])
+    report = demo.main(["--quick", "--pretrain-on", "general+imdb", "--data", str(data_root), "--out", str(out)])
     saved = json.loads((out / "report.json").read_text())
     assert saved["test_accuracy"] == report["test_accuracy"]
     for key in ("test_accuracy", "baseline_tfidf_lr_accuracy", "forward_test_accuracy", "backward_test_accuracy",
@@ -82,3 +82,19 @@ def test_demo_refuses_bad_numbers_before_doing_anything(flag, value, message, tm
         demo.main(["--quick", f"{flag}={value}", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "d")])
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "none").exists() and not (tmp_path / "d").exists()  # refused before anything
+
+
+def test_spread_documents_takes_evenly_spaced_documents_or_the_first_ones():
+    from ulmlite.text import TokenCorpus, Vocab
+
+    # 40 documents of 10 tokens each: the first 20 say "bad", the last 20 "good" (a sorted file).
+    strings = ["bad", "good"]
+    ids = np.repeat([0] * 20 + [1] * 20, 10).astype(np.int32)
+    tokens = TokenCorpus(strings, ids, np.arange(0, 401, 10))
+    vocab = Vocab(["_unk_", "_pad_", "bad", "good"])
+    train, valid = demo.spread_documents(tokens, vocab, 100)
+    both = np.concatenate([train, valid])
+    assert len(both) == 100 and set(both.tolist()) == {2, 3}  # both halves of the file
+    first, rest = demo.spread_documents(tokens, vocab, 100, spread=False)
+    assert set(np.concatenate([first, rest]).tolist()) == {2}  # the first documents only
+    assert len(train) == 95 and len(first) == 95

@@ -116,7 +116,7 @@ class Recipe:
         config = AWDLSTMConfig(emb_size=128, hidden_size=384, n_layers=3)
         return cls(config=config, max_vocab=15000, lm_bs=64, pretrain_epochs=1, pretrain_lr=7e-3, lm_lr=1e-2,
                    lm_epochs=3, clf_bs=64, clf_lr=5e-3, clf_epochs=5, clf_discriminative=False, clf_keep_best=True,
-                   pretrain_drop_mult=0.2, lm_drop_mult=0.5, clf_drop_mult=1.0, precision="auto")
+                   pretrain_drop_mult=0.2, lm_drop_mult=0.5, clf_drop_mult=1.0, precision="auto", clf_clip=0.25)
 
 
 def training_precision(recipe: Recipe) -> PrecisionChoice:
