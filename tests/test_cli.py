@@ -138,3 +138,15 @@ def test_bf16_and_another_precision_are_refused_together(tmp_path):
     result = cli("pretrain", tmp_path / "x.txt", "--out", tmp_path / "o", "--bf16", "--precision", "fp32")
     assert result.returncode != 0
     assert "--bf16 means --precision bf16, but --precision fp32 was given too" in result.stderr
+
+
+def test_lesson_subcommand_passes_its_own_flags_through(capsys):
+    """`ulmlite lesson ...` hands every argument, --help included, to the lesson's own parser."""
+    from ulmlite import cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["lesson", "--help"])
+    assert exit_info.value.code == 0 and "--train-docs" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["lesson", "--train-docs", "1"])
+    assert exit_info.value.code == 2 and "--train-docs must be at least 2" in capsys.readouterr().err
