@@ -117,16 +117,18 @@ def _fingerprint(*parts) -> str:
     return digest.hexdigest()
 
 
-def _finished(folder: Path, fingerprint: str):
-    """(model, meta) of a step that already finished in `folder` from the same inputs (a rerun
-    skips it), else None."""
+def _step(folder: Path, fingerprint: str, what: str, say, train):
+    """(model, history, meta) of one step: reused when `folder` holds a finished run of it from the
+    same inputs (its inputs.sha256 matches; the model is then None, not loaded), else from `train()`,
+    which writes the folder and returns (model, history)."""
     marker = folder / "inputs.sha256"
-    if not (folder / "checkpoint.json").is_file() or not marker.is_file():
-        return None
-    if marker.read_text().strip() != fingerprint:
-        return None
-    model, _, meta = ulmfit.load_model_dir(folder)
-    return model, meta
+    if (folder / "checkpoint.json").is_file() and marker.is_file() and marker.read_text().strip() == fingerprint:
+        say(f"{what} found in {folder}: reused")
+        meta = read_info(folder)
+        return None, meta["history"], meta
+    model, history = train()
+    marker.write_text(fingerprint)
+    return model, history, read_info(folder)
 
 
 def train_direction(job: dict) -> dict:
@@ -149,16 +151,14 @@ def train_direction(job: dict) -> dict:
     keys["finetuned"] = _fingerprint(keys["pretrained"], *job["domain_ids"], job["domain_vocab"].itos)
     keys["classifier"] = _fingerprint(keys["finetuned"], job["corpora"]["train"], job["corpora"]["valid"],
                                       job["classes"])
-    done = _finished(out / "pretrained", keys["pretrained"])
-    if done:
-        pre = done[1]["history"]
-        say(f"pretrained model found in {out / 'pretrained'}: reused")
-    else:
+
+    def pretrain():
         say(f"pretraining on {job.get('pretrain_text', f'{len(train)} general-English')} tokens, "
             f"vocabulary {len(job['general_vocab'])}")
-        _, pre = ulmfit.pretrain(train, valid, job["general_vocab"], recipe, out / "pretrained", backwards=backwards,
-                                 seed=seed, progress=progress, init_embeddings=job.get("init_embeddings"))
-        (out / "pretrained" / "inputs.sha256").write_text(keys["pretrained"])
+        return ulmfit.pretrain(train, valid, job["general_vocab"], recipe, out / "pretrained", backwards=backwards,
+                               seed=seed, progress=progress, init_embeddings=job.get("init_embeddings"))
+
+    _, pre, _ = _step(out / "pretrained", keys["pretrained"], "pretrained model", say, pretrain)
     unigram = job["unigram_perplexity"]["pretrain"]
     say(f"pretrained: valid perplexity {pre[-1]['perplexity']:.1f}, word frequencies alone {unigram:.1f} "
         f"({sum(h['seconds'] for h in pre):.0f} s)")
@@ -166,32 +166,28 @@ def train_direction(job: dict) -> dict:
         say("warning: the pretraining learned little beyond word frequencies (a run that diverged ends like "
             "this); a lower --pretrain-lr may help")
     domain_train, domain_valid = job["domain_ids"]
-    done = _finished(out / "finetuned", keys["finetuned"])
-    if done:
-        lm = done[1]["history"]
-        say(f"fine-tuned model found in {out / 'finetuned'}: reused")
-    else:
+
+    def finetune():
         say(f"fine-tuning the language model on {len(domain_train)} in-domain tokens, "
             f"vocabulary {len(job['domain_vocab'])}")
-        _, lm = ulmfit.finetune_lm(out / "pretrained", domain_train, domain_valid, job["domain_vocab"], recipe,
-                                   out / "finetuned", backwards=backwards, seed=seed, progress=progress)
-        (out / "finetuned" / "inputs.sha256").write_text(keys["finetuned"])
+        return ulmfit.finetune_lm(out / "pretrained", domain_train, domain_valid, job["domain_vocab"], recipe,
+                                  out / "finetuned", backwards=backwards, seed=seed, progress=progress)
+
+    _, lm, _ = _step(out / "finetuned", keys["finetuned"], "fine-tuned model", say, finetune)
     unigram_lm = job["unigram_perplexity"]["finetune_lm"]
     say(f"fine-tuned: valid perplexity {lm[-1]['perplexity']:.1f}, word frequencies alone {unigram_lm:.1f} "
         f"({sum(h['seconds'] for h in lm):.0f} s)")
     corpora = {s: ulmfit.reverse_documents(c) if backwards else c for s, c in job["corpora"].items()}
-    done = _finished(out / "classifier", keys["classifier"])
-    if done:
-        model, meta = done
-        clf, kept = meta["history"], meta.get("kept_epoch") or {}
-        say(f"classifier found in {out / 'classifier'}: reused")
-    else:
+
+    def classify():
         say(f"training the classifier on {len(corpora['train'])} documents")
-        model, clf = ulmfit.train_classifier(out / "finetuned", corpora["train"], corpora["valid"], job["classes"],
-                                             recipe, out / "classifier", backwards=backwards, seed=seed,
-                                             progress=progress)
-        kept = read_info(out / "classifier").get("kept_epoch") or {}
-        (out / "classifier" / "inputs.sha256").write_text(keys["classifier"])
+        return ulmfit.train_classifier(out / "finetuned", corpora["train"], corpora["valid"], job["classes"], recipe,
+                                       out / "classifier", backwards=backwards, seed=seed, progress=progress)
+
+    model, clf, meta = _step(out / "classifier", keys["classifier"], "classifier", say, classify)
+    if model is None:  # reused: the test set still has to be scored
+        model, _, _ = ulmfit.load_model_dir(out / "classifier")
+    kept = meta.get("kept_epoch") or {}
     probs = ulmfit.predict_proba(model, corpora["test"])
     accuracy = float((probs.argmax(1) == corpora["test"].labels).mean())
     valid = kept.get("accuracy", clf[-1]["accuracy"])
@@ -201,13 +197,46 @@ def train_direction(job: dict) -> dict:
             "test_accuracy": accuracy, "valid_accuracy": valid, "kept_epoch": kept.get("epoch")}
 
 
-def run_directions(jobs: list[dict]) -> list[dict]:
-    """One direction in this process, or both side by side in two (each on half the cores)."""
+def run_directions(out: Path, backward: bool, **job) -> list[dict]:
+    """train_direction forward (and backward) with the shared `job` fields: one direction in this
+    process, or both side by side in two, each on half the cores, writing out/forward, out/backward."""
+    directions = [False, True] if backward else [False]
+    threads = max(1, torch.get_num_threads() // len(directions))
+    jobs = [{**job, "backwards": b, "threads": threads, "quiet": len(directions) > 1,
+             "out": str(Path(out) / ("backward" if b else "forward"))} for b in directions]
     if len(jobs) == 1:
         return [train_direction(jobs[0])]
-    print(f"training the forward and the backward model side by side, {jobs[0]['threads']} thread(s) each")
+    print(f"training the forward and the backward model side by side, {threads} thread(s) each")
     with ProcessPoolExecutor(len(jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
         return list(pool.map(train_direction, jobs))
+
+
+def ensemble_report(results: list[dict], labels, classes: list[str], recipe, precision,
+                    accuracy_key: str = "test_accuracy") -> dict:
+    """The report fields the demo and the lesson share: the test accuracy of the directions'
+    averaged probabilities (the ensemble) under `accuracy_key`, each direction's own, what the run
+    trained on and in, the recipe and the histories."""
+    probs = np.mean([r["test_probs"] for r in results], axis=0)
+    names = ["forward", "backward"][: len(results)]
+    return {
+        accuracy_key: float((probs.argmax(1) == labels).mean()), "models": names,
+        **{f"{n}_{k}": r[k] for n, r in zip(names, results, strict=True)
+           for k in ("test_accuracy", "valid_accuracy", "kept_epoch")},
+        "test_documents": len(labels),
+        "cpu": hardware.cpu_info().describe(), "precision": precision.precision, "precision_reason": precision.reason,
+        "gemm_path": hardware.gemm_path(),
+        "confusion_matrix": ulmfit.confusion_matrix(labels, probs.argmax(1), len(classes)).tolist(),
+        "classes": classes, "recipe": {k: v for k, v in asdict(recipe).items() if k != "config"},
+        "config": asdict(recipe.config),
+        "history": {n: r["history"] for n, r in zip(names, results, strict=True)},
+    }
+
+
+def write_report(out: Path, report: dict) -> str:
+    """report.json and curves.png into `out`; returns "forward alone 0.xxxx, backward alone ..."."""
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+    plot_curves(report["history"], out / "curves.png")
+    return ", ".join(f"{n} alone {report[f'{n}_test_accuracy']:.4f}" for n in report["models"])
 
 
 def main(argv=None) -> dict:
@@ -292,37 +321,18 @@ def main(argv=None) -> dict:
     unigram = {"pretrain": ulmfit.unigram_perplexity(*general_split, len(general_vocab)),
                "finetune_lm": ulmfit.unigram_perplexity(*domain_ids, len(domain_vocab))}
 
-    directions = [False] if args.no_backward else [False, True]
-    threads = max(1, torch.get_num_threads() // len(directions))
-    jobs = [{"backwards": b, "recipe": recipe, "seed": args.seed, "threads": threads, "quiet": len(directions) > 1,
-             "out": str(out / ("backward" if b else "forward")), "classes": classes, "pretrain_text": pretrain_text,
-             "general_ids": general_split, "general_vocab": general_vocab, "domain_ids": domain_ids,
-             "domain_vocab": domain_vocab, "corpora": corpora, "unigram_perplexity": unigram} for b in directions]
-    results = run_directions(jobs)
-
-    probs = np.mean([r["test_probs"] for r in results], axis=0)  # the ensemble: average probabilities
-    labels = corpora["test"].labels
-    test_accuracy = float((probs.argmax(1) == labels).mean())
+    results = run_directions(out, not args.no_backward, recipe=recipe, seed=args.seed, classes=classes,
+                             pretrain_text=pretrain_text, general_ids=general_split, general_vocab=general_vocab,
+                             domain_ids=domain_ids, domain_vocab=domain_vocab, corpora=corpora,
+                             unigram_perplexity=unigram)
     baseline = tfidf_logistic_regression(splits["train"], splits["test"])
     seconds = time.perf_counter() - start
-    names = ["forward", "backward"][: len(results)]
-    report = {
-        "test_accuracy": test_accuracy, "baseline_tfidf_lr_accuracy": baseline, "seconds": seconds,
-        "models": names, **{f"{n}_{k}": r[k] for n, r in zip(names, results, strict=True)
-                            for k in ("test_accuracy", "valid_accuracy", "kept_epoch")},
-        "test_documents": len(labels), "unigram_perplexity": unigram,
-        "cpu": hardware.cpu_info().describe(), "precision": precision.precision, "precision_reason": precision.reason,
-        "gemm_path": hardware.gemm_path(),
-        "confusion_matrix": ulmfit.confusion_matrix(labels, probs.argmax(1), 2).tolist(),
-        "classes": classes, "recipe": {k: v for k, v in asdict(recipe).items() if k != "config"},
-        "config": asdict(recipe.config), "pretrain_tokens": int(len(general_split[0])),
-        "pretrain_on": args.pretrain_on, "pretrain_text": pretrain_text,
-        "history": {n: r["history"] for n, r in zip(names, results, strict=True)},
-    }
-    (out / "report.json").write_text(json.dumps(report, indent=1))
-    plot_curves(report["history"], out / "curves.png")
-    each = ", ".join(f"{n} alone {r['test_accuracy']:.4f}" for n, r in zip(names, results, strict=True))
-    print(f"\ntest accuracy {test_accuracy:.4f} ({each}; TF-IDF + logistic regression {baseline:.4f}) "
+    report = {**ensemble_report(results, corpora["test"].labels, classes, recipe, precision),
+              "baseline_tfidf_lr_accuracy": baseline, "seconds": seconds, "unigram_perplexity": unigram,
+              "pretrain_tokens": int(len(general_split[0])), "pretrain_on": args.pretrain_on,
+              "pretrain_text": pretrain_text}
+    each = write_report(out, report)
+    print(f"\ntest accuracy {report['test_accuracy']:.4f} ({each}; TF-IDF + logistic regression {baseline:.4f}) "
           f"in {seconds / 60:.1f} minutes; report: {out / 'report.json'}")
     return report
 

@@ -16,15 +16,13 @@ Writes runs/lesson/report.json and curves.png, with TF-IDF and NBSVM baselines o
 """
 
 import argparse
-import json
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from ulmlite import demo, hardware, ulmfit
+from ulmlite import demo, ulmfit
 from ulmlite.text import PlainTextCorpus, Tokenizer, Vocab, read_csv
 from ulmlite.text.fetch import VECTORS, fetch_general_en, fetch_imdb, fetch_vectors, load_vectors
 
@@ -55,10 +53,15 @@ def nbsvm_bigrams(train, test) -> float:
     return float((predictions == np.asarray(test.labels)).mean())
 
 
+def balanced_indices(labels, n: int) -> np.ndarray:
+    """The indices of the first n/2 reviews of each class, in the file's order."""
+    keep = np.concatenate([np.flatnonzero(labels == k)[: n // len(CLASSES)] for k in range(len(CLASSES))])
+    return np.sort(keep)
+
+
 def balanced_subset(data, n: int):
     """The first n/2 reviews of each class, in the file's order."""
-    keep = np.concatenate([np.flatnonzero(data.labels == k)[: n // len(CLASSES)] for k in range(len(CLASSES))])
-    keep.sort()
+    keep = balanced_indices(data.labels, n)
     return replace(data, docs=[data.docs[k] for k in keep], labels=data.labels[keep])
 
 
@@ -109,7 +112,9 @@ def main(argv=None) -> dict:
         words, vectors = load_vectors(fetch_vectors(args.init_embeddings, args.data))
         recipe = replace(recipe, config=replace(recipe.config, emb_size=vectors.shape[1]))
     lm_text = {s: splits[s] for s in ("train", "valid")}  # the language model reads every review but the test ones
+    subset = None  # the classifier's training reviews, as indices into lm_text["train"]
     if args.train_docs is not None and args.train_docs < len(splits["train"]):
+        subset = balanced_indices(splits["train"].labels, args.train_docs)
         splits["train"] = balanced_subset(splits["train"], args.train_docs)
         print(f"--train-docs {args.train_docs}: the classifier trains on {len(splits['train'])} of the "
               f"{len(lm_text['train'])} training reviews")
@@ -126,9 +131,7 @@ def main(argv=None) -> dict:
     # LM fine-tuning: the training reviews, with the validation reviews as its validation text.
     domain_ids = (ulmfit.language_model_ids(tokens["train"], domain_vocab),
                   ulmfit.language_model_ids(tokens["valid"], domain_vocab))
-    train_tokens = tokens["train"]
-    if len(splits["train"]) < len(lm_text["train"]):
-        train_tokens = tokenizer.corpus(list(splits["train"].docs), name=f"imdb_train_{len(splits['train'])}")
+    train_tokens = tokens["train"] if subset is None else tokens["train"].select(subset)
     corpora = {"train": ulmfit.classifier_corpus(train_tokens, domain_vocab, splits["train"].labels),
                **{s: ulmfit.classifier_corpus(tokens[s], domain_vocab, splits[s].labels) for s in ("valid", "test")}}
     unigram = {"pretrain": ulmfit.unigram_perplexity(*general_split, len(general_vocab)),
@@ -140,40 +143,21 @@ def main(argv=None) -> dict:
         init_rows, found = vectors_for_vocab(general_vocab, words, vectors, seed=args.seed)
         print(f"{args.init_embeddings}: {found:.1%} of the pretraining vocabulary has a vector")
 
-    directions = [False] if args.no_backward else [False, True]
-    threads = max(1, torch.get_num_threads() // len(directions))
-    jobs = [{"backwards": b, "recipe": recipe, "seed": args.seed, "threads": threads, "quiet": len(directions) > 1,
-             "out": str(out / ("backward" if b else "forward")), "classes": CLASSES,
-             "general_ids": general_split, "general_vocab": general_vocab, "domain_ids": domain_ids,
-             "domain_vocab": domain_vocab, "corpora": corpora, "unigram_perplexity": unigram,
-             "init_embeddings": init_rows} for b in directions]
-    results = demo.run_directions(jobs)
-
-    probs = np.mean([r["test_probs"] for r in results], axis=0)
-    labels = corpora["test"].labels
-    test_accuracy = float((probs.argmax(1) == labels).mean())
+    results = demo.run_directions(out, not args.no_backward, recipe=recipe, seed=args.seed, classes=CLASSES,
+                                  general_ids=general_split, general_vocab=general_vocab, domain_ids=domain_ids,
+                                  domain_vocab=domain_vocab, corpora=corpora, unigram_perplexity=unigram,
+                                  init_embeddings=init_rows)
     baselines = {"tfidf_lr": demo.tfidf_logistic_regression(splits["train"], splits["test"]),
                  "nbsvm_bi": nbsvm_bigrams(splits["train"], splits["test"])}
     seconds = time.perf_counter() - start
-    names = ["forward", "backward"][: len(results)]
-    report = {
-        "imdb_test_accuracy": test_accuracy, "baselines": baselines, "seconds": seconds, "models": names,
-        **{f"{n}_{k}": r[k] for n, r in zip(names, results, strict=True)
-           for k in ("test_accuracy", "valid_accuracy", "kept_epoch")},
-        "train_docs": len(splits["train"]), "lm_train_tokens": int(len(domain_ids[0])),
-        "test_documents": len(labels), "unigram_perplexity": unigram, "init_embeddings": args.init_embeddings,
-        "init_embeddings_found": found, "quick": args.quick,
-        "cpu": hardware.cpu_info().describe(), "precision": precision.precision, "precision_reason": precision.reason,
-        "gemm_path": hardware.gemm_path(),
-        "confusion_matrix": ulmfit.confusion_matrix(labels, probs.argmax(1), len(CLASSES)).tolist(),
-        "classes": CLASSES, "recipe": {k: v for k, v in asdict(recipe).items() if k != "config"},
-        "config": asdict(recipe.config), "pretrain_tokens": int(cut),
-        "history": {n: r["history"] for n, r in zip(names, results, strict=True)},
-    }
-    (out / "report.json").write_text(json.dumps(report, indent=1))
-    demo.plot_curves(report["history"], out / "curves.png")
-    each = ", ".join(f"{n} alone {r['test_accuracy']:.4f}" for n, r in zip(names, results, strict=True))
-    print(f"\nIMDB test accuracy {test_accuracy:.4f} ({each}; TF-IDF + LR {baselines['tfidf_lr']:.4f}, "
+    report = {**demo.ensemble_report(results, corpora["test"].labels, CLASSES, recipe, precision,
+                                     accuracy_key="imdb_test_accuracy"),
+              "baselines": baselines, "seconds": seconds, "train_docs": len(splits["train"]),
+              "lm_train_tokens": int(len(domain_ids[0])), "unigram_perplexity": unigram,
+              "init_embeddings": args.init_embeddings, "init_embeddings_found": found, "quick": args.quick,
+              "pretrain_tokens": int(cut)}
+    each = demo.write_report(out, report)
+    print(f"\nIMDB test accuracy {report['imdb_test_accuracy']:.4f} ({each}; TF-IDF + LR {baselines['tfidf_lr']:.4f}, "
           f"NBSVM-bi {baselines['nbsvm_bi']:.4f}) in {seconds / 60:.1f} minutes; report: {out / 'report.json'}")
     return report
 

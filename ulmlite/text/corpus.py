@@ -33,6 +33,15 @@ class TokenCorpus:
     def __iter__(self):
         return (self.doc(k) for k in range(len(self)))
 
+    def select(self, docs) -> "TokenCorpus":
+        """The documents at indices `docs`, in that order (no re-tokenizing)."""
+        docs = np.asarray(docs, dtype=np.int64)
+        offsets = np.asarray(self.offsets, dtype=np.int64)
+        lengths = offsets[docs + 1] - offsets[docs]
+        parts = [np.asarray(self.ids[offsets[k] : offsets[k + 1]]) for k in docs]
+        ids = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+        return TokenCorpus(self.strings, ids.astype(np.int32), np.concatenate([[0], np.cumsum(lengths)]))
+
     def counts(self) -> Counter:
         """Token frequencies (one bincount over the indices)."""
         freq = np.bincount(self.ids, minlength=len(self.strings))
