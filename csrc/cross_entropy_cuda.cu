@@ -1,28 +1,18 @@
 // CUDA row pass of the fused decoder + cross-entropy: one block per row of logits, the same
 // per-element functions as the CPU loop (cross_entropy_pointwise.h), launched on the current stream.
 // The chunk loop and its GEMMs (cuBLAS through ATen) are shared with the CPU: cross_entropy.cpp.
-#include <ATen/Dispatch.h>
-#include <ATen/OpMathType.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
 #include "cross_entropy.h"
-#include "cross_entropy_kernels.cuh"
+#include "kernel_launches.h"
 
 namespace ulmlite {
 namespace {
 
 void rows_cuda(Tensor& logits, const Tensor& target, Tensor& loss, Tensor& argmax, double scale, bool with_grad) {
-  const int64_t n = logits.size(0), V = logits.size(1);
-  if (n == 0) return;
-  auto stream = at::cuda::getCurrentCUDAStream();
-  AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, logits.scalar_type(), "cross_entropy_rows_cuda", [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    const auto kernel = &cross_entropy_rows_kernel<scalar_t, acc_t>;
-    ULMLITE_LAUNCH(kernel, static_cast<unsigned>(n), kRowThreads, stream, logits.data_ptr<scalar_t>(), target.data_ptr<int64_t>(), loss.data_ptr<acc_t>(),
-        argmax.data_ptr<int64_t>(), V, static_cast<acc_t>(scale), with_grad);
-  });
+  launch_rows(logits, target, loss, argmax, scale, with_grad, at::cuda::getCurrentCUDAStream().stream());
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 

@@ -1,45 +1,25 @@
 // CUDA kernels: the same per-element functions as the CPU path (lstm_pointwise.h),
 // one thread per (batch, hidden) element, launched on the current stream.
-#include <ATen/Dispatch.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
+#include "kernel_launches.h"
 #include "lstm.h"
-#include "lstm_kernels.cuh"
 
 namespace ulmlite {
 namespace {
 
-// One step's pointwise pass on the current stream (shapes were checked by the caller).
+// One step's pointwise pass and its backward on the current stream (kernel_launches.h).
 void pointwise_forward_cuda(const Tensor& gates, const Tensor& addend, const Tensor& c_prev, Tensor& h, Tensor& c,
                             Tensor& act) {
-  const int64_t B = gates.size(0), H = gates.size(1) / 4;
-  if (B * H == 0) return;
-  auto stream = at::cuda::getCurrentCUDAStream();
-  AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, gates.scalar_type(), "lstm_pointwise_forward_cuda", [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    const auto kernel = &cell_forward_kernel<scalar_t, acc_t>;
-    ULMLITE_LAUNCH_SERIAL(kernel, blocks_for(B * H), kThreads, stream,
-        gates.data_ptr<scalar_t>(), addend.defined() ? addend.data_ptr<scalar_t>() : nullptr,
-        c_prev.data_ptr<acc_t>(), h.data_ptr<scalar_t>(), c.data_ptr<acc_t>(), act.data_ptr<scalar_t>(), B, H);
-  });
+  launch_cell_forward(gates, addend, c_prev, h, c, act, at::cuda::getCurrentCUDAStream().stream());
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
 void pointwise_backward_cuda(const Tensor& act, const Tensor& c, const Tensor& c_prev, const Tensor& dy,
                              const Tensor& dh, const Tensor& dc, Tensor& dgates, Tensor& dc_prev) {
-  const int64_t B = act.size(0), H = act.size(1) / 4;
-  if (B * H == 0) return;
-  auto stream = at::cuda::getCurrentCUDAStream();
-  AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, act.scalar_type(), "lstm_pointwise_backward_cuda", [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    const auto kernel = &cell_backward_kernel<scalar_t, acc_t>;
-    ULMLITE_LAUNCH_SERIAL(kernel, blocks_for(B * H), kThreads, stream,
-        act.data_ptr<scalar_t>(), c.data_ptr<acc_t>(), c_prev.data_ptr<acc_t>(),
-        dy.defined() ? dy.data_ptr<scalar_t>() : nullptr, dh.data_ptr<scalar_t>(), dc.data_ptr<acc_t>(),
-        dgates.data_ptr<scalar_t>(), dc_prev.data_ptr<acc_t>(), B, H);
-  });
+  launch_cell_backward(act, c, c_prev, dy, dh, dc, dgates, dc_prev, at::cuda::getCurrentCUDAStream().stream());
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
