@@ -58,10 +58,11 @@ bench-quick: build
 	for script in benchmarks/bench_*.py; do $(PY) $$script --quick || exit 1; done
 
 study: build
-	$(PY) benchmarks/ablations.py
+	$(PY) benchmarks/study_ablations.py
 
 lint: $(DEPS)
 	$(VENV)/bin/ruff check ulmlite tests benchmarks setup.py
+	$(VENV)/bin/mypy ulmlite
 
 format: $(DEPS)
 	$(VENV)/bin/ruff format ulmlite tests benchmarks setup.py

@@ -77,8 +77,7 @@ def _extension():
     print(f"ulmlite: building CUDA sources {cu} for TORCH_CUDA_ARCH_LIST="
           f"{os.environ['TORCH_CUDA_ARCH_LIST']} with CUDA_HOME={_cuda_home}")
     return CUDAExtension("ulmlite._C", cpp + cu, include_dirs=include_dirs,
-                         extra_compile_args={"cxx": cxx_flags + ["-DULMLITE_WITH_CUDA"],
-                                             "nvcc": ["-O3", "-DULMLITE_WITH_CUDA"]},
+                         extra_compile_args={"cxx": cxx_flags, "nvcc": ["-O3"]},
                          extra_link_args=openmp)
 
 

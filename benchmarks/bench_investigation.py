@@ -1,16 +1,10 @@
-"""Why did a language-model epoch take 30 minutes? A cost model of one AWD-LSTM training step,
-checked against measured step times, with the machine's limits measured in the same run.
+"""Why did a language-model epoch take 30 minutes? The cost model of one AWD-LSTM training step
+(cost_model.py) checked against measured step times, with the machine's limits measured in the same
+run, and a markdown report and a plot of the result.
 
-Cost model (per step of N = bptt·bs tokens; forward + backward):
-  decoder      6·N·E·V FLOPs at the GEMM rate measured at shape (N, E, V)
-  softmax/CE   ~6 passes over the N×V logits (read/write, forward + backward) at memory bandwidth
-  LSTM layer   batched: 6·N·4H·I + 2·N·4H·H FLOPs (input projection, dX, dW) at the rate for (N, I, 4H)
-               serial:  4·N·4H·H FLOPs (h·Rᵀ forward, dG·R backward) at the rate for (bs, H, 4H)
-               pointwise: ~24 float passes over N·H at memory bandwidth
-  the rest     embedding, dropouts, AR/TAR: ~12 passes over N·(E + ΣH) floats at bandwidth
-  optimizer    Adam: ~10 float passes over the P parameters at bandwidth
-Measured: the same components in isolation and the whole step (ulmlite's LanguageModel with the
-`torch` backend, i.e. nn.LSTM-backed layers, as fastai's), medians.
+Measured: the GEMM rates at the shapes the model needs, the model's components in isolation and the
+whole step (ulmlite's LanguageModel with the `torch` backend, i.e. nn.LSTM-backed layers, as
+fastai's), medians.
 
     python benchmarks/bench_investigation.py [--quick]
 """
@@ -26,34 +20,25 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, bar, gemm_gflops, median_time, onednn_fp32_gflops, print_table, write_results  # noqa: E402
+from cost_model import (  # noqa: E402
+    CONFIGS,
+    LESSON,
+    PUBLISHED_MINUTES,
+    bf16_seconds,
+    epoch_minutes_at_peak,
+    epoch_steps,
+    gemm_shapes,
+    layer_sizes,
+    qrnn_seconds,
+    sampled_softmax_seconds,
+    shares,
+    step_cost,
+    tokenize_share,
+)
 
 from ulmlite.data import LanguageModelLoader  # noqa: E402
 from ulmlite.nn import AWDLSTMConfig, LanguageModel  # noqa: E402
 from ulmlite.train import Learner  # noqa: E402
-
-LESSON = dict(name="lesson", V=60002, E=400, H=1150, L=3, T=70, B=52)
-CONFIGS = [
-    dict(name="small", V=8000, E=128, H=384, L=3, T=70, B=32),
-    dict(name="medium", V=30000, E=200, H=640, L=3, T=70, B=52),
-    LESSON,
-]
-EPOCH_TOKENS = 24_000_000  # the lesson's IMDB LM fine-tuning corpus, about 24M tokens per epoch
-# Datasheet peak rates (FLOP/s), dense, no sparsity; for the projections.
-GPUS = {
-    "GTX 1080 Ti (fp32)": 11.3e12,
-    "Quadro P5000 (fp32)": 8.9e12,
-    "V100 SXM2 (fp32)": 15.7e12,
-    "V100 SXM2 (fp16 tensor cores)": 125e12,
-    "H100 SXM (fp32)": 67e12,
-    "H100 SXM (bf16 tensor cores)": 989e12,
-}
-PUBLISHED_MINUTES = {"lesson notebook, batch 52": 21, "lesson video": 30, "fastai v1 course": 20,
-                     "fastai v2 fp16, batch 128": 12}
-
-
-def layer_sizes(c):
-    sizes = [c["E"]] + [c["H"]] * (c["L"] - 1) + [c["E"]]
-    return list(zip(sizes[:-1], sizes[1:], strict=True))
 
 
 def bandwidth_gbs() -> float:
@@ -65,32 +50,10 @@ def bandwidth_gbs() -> float:
     return 2 * a.numel() * 4 / seconds / 1e9
 
 
-def cost_model(c, rates: dict, bw: float) -> dict:
-    n = c["T"] * c["B"]
-    parts = {}
-    parts["decoder"] = 6 * n * c["E"] * c["V"] / rates[("dec", c["name"])]
-    parts["softmax_ce"] = 6 * n * c["V"] * 4 / bw
-    batched = serial = pointwise = 0.0
-    for k, (i, h) in enumerate(layer_sizes(c)):
-        batched += (6 * n * 4 * h * i + 2 * n * 4 * h * h) / rates[("big", c["name"], k)]
-        serial += 4 * n * 4 * h * h / rates[("step", c["name"], k)]
-        pointwise += 24 * n * h * 4 / bw
-    parts["lstm_batched"], parts["lstm_serial"], parts["lstm_pointwise"] = batched, serial, pointwise
-    parts["embedding_dropouts"] = 12 * n * (c["E"] + sum(h for _, h in layer_sizes(c))) * 4 / bw
-    params = c["V"] * c["E"] + sum(4 * h * (i + h + 2) for i, h in layer_sizes(c))
-    parts["optimizer"] = 10 * params * 4 / bw
-    parts["total"] = sum(parts.values())
-    flops = 6 * n * c["E"] * c["V"] + sum(6 * n * 4 * h * (i + h) for i, h in layer_sizes(c))
-    return {"seconds": parts, "flops_per_step": flops, "params": params}
-
-
 def measure_rates(c) -> dict:
-    n = c["T"] * c["B"]
-    rates = {("dec", c["name"]): gemm_gflops(n, c["E"], c["V"], repeats=3) * 1e9}
-    for k, (i, h) in enumerate(layer_sizes(c)):
-        rates[("big", c["name"], k)] = gemm_gflops(n, i, 4 * h, repeats=3) * 1e9
-        rates[("step", c["name"], k)] = gemm_gflops(c["B"], h, 4 * h, repeats=5) * 1e9
-    return rates
+    """FLOP/s at each GEMM shape the cost model needs (the small serial ones timed more often)."""
+    return {key: gemm_gflops(*shape, repeats=5 if key[0] == "step" else 3) * 1e9
+            for key, shape in gemm_shapes(c).items()}
 
 
 def measure_step(c, repeats: int, backend: str = "torch", mixed_precision: bool = False,
@@ -112,30 +75,27 @@ def levers(rates: dict, bw: float, repeats: int, limits: dict) -> list[dict]:
     """What each lever buys at the lesson's size: the cost model's estimate and, where it runs here,
     a measurement (tokens per second against the fp32 nn.LSTM-backed baseline)."""
     base_c = LESSON
-    base_model = cost_model(base_c, rates, bw)["seconds"]
+    base_model = step_cost(base_c, rates, bw)["seconds"]
     base_measured = measure_step(base_c, repeats)
     n = base_c["T"] * base_c["B"]
     out = [{"lever": "baseline (fp32, nn.LSTM, V=60k, batch 52)", "model_speedup": 1.0, "measured_speedup": 1.0}]
-    # bfloat16: every GEMM at the bf16 rate.
-    gemm = base_model["decoder"] + base_model["lstm_batched"] + base_model["lstm_serial"]
-    bf16_total = base_model["total"] - gemm + gemm * limits["fp32_mm_gflops_big"] / limits["bf16_mm_gflops_big"]
+    bf16_total = bf16_seconds(base_model, limits["fp32_mm_gflops_big"], limits["bf16_mm_gflops_big"])
     out.append({"lever": "bfloat16 autocast", "model_speedup": base_model["total"] / bf16_total,
                 "measured_speedup": base_measured / measure_step(base_c, repeats, mixed_precision=True)})
     # Larger batch: the serial GEMMs get wider (closer to the big-GEMM rate); per token.
     big = dict(base_c, name="lesson_b104", B=104)
     big_rates = {**rates, **measure_rates(big)}
-    big_model = cost_model(big, big_rates, bw)["seconds"]["total"] / 2
+    big_model = step_cost(big, big_rates, bw)["seconds"]["total"] / 2
     out.append({"lever": "batch 104 (per token)", "model_speedup": base_model["total"] / big_model,
                 "measured_speedup": base_measured / (measure_step(big, repeats) / 2)})
     # Smaller vocabulary.
     small_v = dict(base_c, name="lesson_v30k", V=30000)
     v_rates = {**rates, **measure_rates(small_v)}
     out.append({"lever": "vocabulary 30k instead of 60k",
-                "model_speedup": base_model["total"] / cost_model(small_v, v_rates, bw)["seconds"]["total"],
+                "model_speedup": base_model["total"] / step_cost(small_v, v_rates, bw)["seconds"]["total"],
                 "measured_speedup": base_measured / measure_step(small_v, repeats)})
     # Sampled softmax with 8192 candidates (estimate only): the decoder's GEMMs shrink by V / 8192.
-    sampled = base_model["total"] - base_model["decoder"] - base_model["softmax_ce"] + (
-        base_model["decoder"] + base_model["softmax_ce"]) * 8192 / base_c["V"]
+    sampled = sampled_softmax_seconds(base_model, base_c["V"])
     out.append({"lever": "sampled softmax, 8192 candidates (estimate)", "model_speedup": base_model["total"] / sampled,
                 "measured_speedup": None})
     # Fused LSTM kernel (ulmlite's extension), fp32 and bf16.
@@ -146,11 +106,8 @@ def levers(rates: dict, bw: float, repeats: int, limits: dict) -> list[dict]:
                     "measured_speedup": base_measured / measure_step(base_c, repeats, "fused", True)})
     except RuntimeError as err:
         print(f"fused backend not measured: {err}")
-    # QRNN-style recurrence (estimate only): no serial GEMM; its gate GEMMs (3 gates over a window of
-    # 2 inputs) are batched: about 6·N·3H·2I FLOPs per layer at the big-GEMM rate.
-    qrnn_lstm = sum(6 * n * 3 * h * 2 * i / rates[("big", "lesson", k)]
-                    for k, (i, h) in enumerate(layer_sizes(base_c)))
-    qrnn_total = base_model["total"] - base_model["lstm_batched"] - base_model["lstm_serial"] + qrnn_lstm
+    # QRNN-style recurrence (estimate only): no serial GEMM.
+    qrnn_total = qrnn_seconds(base_c, base_model, rates)
     out.append({"lever": "QRNN-style recurrence (estimate)", "model_speedup": base_model["total"] / qrnn_total,
                 "measured_speedup": None})
     for row in out:
@@ -213,7 +170,7 @@ def main() -> None:
     for c in CONFIGS:
         rates = measure_rates(c)
         all_rates.update(rates)
-        model = cost_model(c, rates, bw)
+        model = step_cost(c, rates, bw)
         measured = measure_components(c, repeats)
         predicted = model["seconds"]["total"]
         rel = (predicted - measured["step"]) / measured["step"]
@@ -238,23 +195,21 @@ def main() -> None:
                        "model_decoder_ce_s", "measured_lstm_fwd_s", "measured_lstm_s", "model_lstm_s",
                        "measured_optimizer_s", "model_optimizer_s"])
     lesson = next(r for r in rows if r["config"] == "lesson")
-    steps = EPOCH_TOKENS / lesson["tokens_per_step"]
-    flops = breakdowns["lesson"]["flops_per_step"]
+    steps = epoch_steps(LESSON)
     projections = {"this CPU (measured step time)": steps * lesson["measured_step_s"] / 60}
-    projections.update({f"{gpu} at datasheet peak": steps * flops / peak / 60 for gpu, peak in GPUS.items()})
+    projections.update(epoch_minutes_at_peak(LESSON))
     print("\nthe lesson's 24M-token epoch, minutes:")
     for name, minutes in projections.items():
         print(f"  {name:45s} {minutes:10.1f}")
     print("published: " + ", ".join(f"{k} ~{v} min" for k, v in PUBLISHED_MINUTES.items()))
-    shares = {k: v / breakdowns["lesson"]["seconds"]["total"] for k, v in breakdowns["lesson"]["seconds"].items()
-              if k != "total"}
-    print("lesson step, model shares: " + ", ".join(f"{k} {v:.0%}" for k, v in shares.items()))
+    lesson_shares = shares(breakdowns["lesson"]["seconds"])
+    print("lesson step, model shares: " + ", ".join(f"{k} {v:.0%}" for k, v in lesson_shares.items()))
     tok = RESULTS / "bench_tokenize.json"
-    tokenize_share = None
+    tokenizing = None
     if tok.exists():
         cold = json.loads(tok.read_text())["rows"][0]["tokens_per_s"]  # the lesson's tokenizer
-        tokenize_share = (EPOCH_TOKENS / cold) / (EPOCH_TOKENS / cold + steps * lesson["measured_step_s"])
-        print(f"tokenizing 24M tokens the lesson's way at {cold:,.0f} tokens/s would be {tokenize_share:.1%} of "
+        tokenizing = tokenize_share(cold, LESSON, lesson["measured_step_s"])
+        print(f"tokenizing 24M tokens the lesson's way at {cold:,.0f} tokens/s would be {tokenizing:.1%} of "
               "one epoch's time here (once, then cached)")
     lever_rows = levers(all_rates, bw, repeats, limits)
     print("\nlevers at the lesson's size (speedup in tokens/s over the fp32 nn.LSTM baseline):")
@@ -263,14 +218,14 @@ def main() -> None:
     bars = {"cost_model_max_rel_error": bar(worst, 0.2, higher_is_better=False),
             "configs_checked": bar(len(rows), 3)}
     write_results(__file__, rows, bars, extra={
-        "limits": limits, "model": {k: v for k, v in breakdowns.items()}, "lesson_step_shares": shares,
+        "limits": limits, "model": {k: v for k, v in breakdowns.items()}, "lesson_step_shares": lesson_shares,
         "epoch_projection_minutes": projections, "published_minutes": PUBLISHED_MINUTES,
-        "tokenization_share_of_first_epoch": tokenize_share, "levers": lever_rows, "quick": args.quick})
-    plot(rows, shares, projections)
-    write_report(rows, limits, shares, projections, lever_rows, tokenize_share, worst)
+        "tokenization_share_of_first_epoch": tokenizing, "levers": lever_rows, "quick": args.quick})
+    plot(rows, lesson_shares, projections)
+    write_report(rows, limits, lesson_shares, projections, lever_rows, tokenizing, worst)
 
 
-def write_report(rows, limits, shares, projections, lever_rows, tokenize_share, worst) -> None:
+def write_report(rows, limits, step_shares, projections, lever_rows, tokenizing, worst) -> None:
     """benchmarks/results/investigation.md: the run's numbers as a markdown report."""
     def fmt(x, spec=".3g"):
         return "" if x is None else format(x, spec)
@@ -291,18 +246,18 @@ def write_report(rows, limits, shares, projections, lever_rows, tokenize_share, 
               f"({r['model_lstm_s']:.3f}) | {r['measured_optimizer_s']:.4f} ({r['model_optimizer_s']:.4f}) |"
               for r in rows]
     lines += ["", f"Largest cost-model error: {worst:.1%} (bar: 20%).", "",
-              "Where the lesson's step goes (model): " + ", ".join(f"{k} {v:.0%}" for k, v in shares.items()), "",
+              "Where the lesson's step goes (model): " + ", ".join(f"{k} {v:.0%}" for k, v in step_shares.items()), "",
               "| the lesson's 24M-token epoch | minutes |", "| --- | --- |"]
     lines += [f"| {k} | {v:.1f} |" for k, v in projections.items()]
     lines += ["", "| lever | model speedup | measured speedup |", "| --- | --- | --- |"]
     lines += [f"| {r['lever']} | {fmt(r['model_speedup'])} | {fmt(r['measured_speedup'])} |" for r in lever_rows]
-    if tokenize_share is not None:
-        lines += ["", f"Tokenizing the epoch's text the lesson's way: {tokenize_share:.1%} of the first epoch here."]
+    if tokenizing is not None:
+        lines += ["", f"Tokenizing the epoch's text the lesson's way: {tokenizing:.1%} of the first epoch here."]
     (RESULTS / "investigation.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {RESULTS / 'investigation.md'}")
 
 
-def plot(rows, shares, projections) -> None:
+def plot(rows, step_shares, projections) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -318,7 +273,7 @@ def plot(rows, shares, projections) -> None:
     axes[0].set_yscale("log")
     axes[0].legend()
     axes[0].set_title("training step: model vs measured")
-    axes[1].barh(list(shares), list(shares.values()))
+    axes[1].barh(list(step_shares), list(step_shares.values()))
     axes[1].set_title("lesson config: where the step goes (model)")
     axes[2].barh(list(projections), list(projections.values()))
     axes[2].set_xscale("log")

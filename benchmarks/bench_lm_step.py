@@ -49,22 +49,22 @@ class ReferenceLM(nn.Module):
 
     def __init__(self, c: AWDLSTMConfig):
         super().__init__()
-        self.encoder = nn.Embedding(c.vocab_size, c.emb_size, padding_idx=c.pad_id)
-        nn.init.uniform_(self.encoder.weight, -0.1, 0.1)
-        self.encoder_dp = EmbeddingDropout(self.encoder, c.dropoute)
+        self.embedding = nn.Embedding(c.vocab_size, c.emb_size, padding_idx=c.pad_id)
+        nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
+        self.embedding_dp = EmbeddingDropout(self.embedding, c.dropoute)
         sizes = [c.emb_size] + [c.hidden_size] * (c.n_layers - 1) + [c.emb_size]
         self.rnns = nn.ModuleList(WeightDrop(nn.LSTM(sizes[k], sizes[k + 1]), c.wdrop) for k in range(c.n_layers))
         self.input_dp = LockedDropout(c.dropouti)
         self.hidden_dps = nn.ModuleList(LockedDropout(c.dropouth) for _ in range(c.n_layers))
         self.decoder = nn.Linear(c.emb_size, c.vocab_size, bias=False)
-        self.decoder.weight = self.encoder.weight
+        self.decoder.weight = self.embedding.weight
         self.output_dp = LockedDropout(c.dropout)
         self.hidden = None
 
     def forward(self, ids):
         if self.hidden is None:
             self.hidden = [None] * len(self.rnns)
-        x = self.input_dp(self.encoder_dp(ids))
+        x = self.input_dp(self.embedding_dp(ids))
         raw_outputs, outputs = [], []
         for k, rnn in enumerate(self.rnns):
             x, (h, c) = rnn(x, self.hidden[k])

@@ -20,7 +20,7 @@ from common import bar, gemm_gflops, interleaved_medians, print_table, write_res
 
 from ulmlite import hardware  # noqa: E402
 from ulmlite.nn import LSTM  # noqa: E402
-from ulmlite.nn.fused import fused_layer_available  # noqa: E402
+from ulmlite.nn.fused_lstm import fused_layer_available  # noqa: E402
 
 AWD_SHAPES = [(400, 1150), (1150, 1150), (1150, 400)]  # the lesson's three layers
 SMALL_SHAPES = [(64, 128), (128, 256)]

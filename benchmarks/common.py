@@ -1,5 +1,5 @@
 """Shared benchmark helpers: timing medians, the machine description, GEMM rates, and the results
-JSON (`benchmarks/results/<script>.json` with every printed row and the issue's `bars`)."""
+JSON (`benchmarks/results/<script>.json`, or `<name>.json`, with every printed row and the issue's `bars`)."""
 
 import json
 import os
@@ -102,12 +102,13 @@ def bar(value: float, target: float, higher_is_better: bool = True) -> dict:
     return {"value": value, "target": target, "holds": bool(holds)}
 
 
-def write_results(script: str, rows: list[dict], bars: dict, extra: dict | None = None, suffix: str = "") -> Path:
+def write_results(script: str, rows: list[dict], bars: dict, extra: dict | None = None, suffix: str = "",
+                  name: str | None = None) -> Path:
     RESULTS.mkdir(exist_ok=True)
     # A run with the ISA limits (or oneDNN off) is another machine, and a CUDA run (suffix ".cuda")
     # another device: each gets a file of its own.
     limited = any(k in os.environ for k in ISA_LIMITS)
-    path = RESULTS / f"{Path(script).stem}{suffix}{'.limited' if limited else ''}.json"
+    path = RESULTS / f"{name or Path(script).stem}{suffix}{'.limited' if limited else ''}.json"
     payload = {"script": Path(script).name, "machine": machine(), "rows": rows, "bars": bars, **(extra or {})}
     path.write_text(json.dumps(payload, indent=1))
     print(f"wrote {path}")

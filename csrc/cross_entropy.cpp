@@ -1,36 +1,12 @@
-// The fused decoder + cross-entropy's chunk loop and argument checks, the same on CPU and CUDA; the
-// row pass comes from the device file (cross_entropy_cpu.cpp, cross_entropy_cuda.cu). See
-// cross_entropy.h for the plan and cross_entropy_pointwise.h for the math.
+// The fused decoder + cross-entropy's chunk loop, the same on CPU and CUDA; the row pass comes from
+// the device file (cross_entropy_cpu.cpp, cross_entropy_cuda.cu), the argument checks from
+// checks.cpp. See cross_entropy.h for the plan and cross_entropy_pointwise.h for the math.
 #include "cross_entropy.h"
 
+#include "checks.h"
 #include "gemm.h"
-#include "lstm.h"
 
 namespace ulmlite {
-
-void check_linear_cross_entropy(const Tensor& input, const Tensor& weight, const c10::optional<Tensor>& bias,
-                                const Tensor& target, int64_t chunk_rows, bool check_target_values) {
-  const char* op = "linear_cross_entropy";
-  TORCH_CHECK(input.dim() == 2, op, ": input must have shape (tokens, features), got ", input.sizes());
-  TORCH_CHECK(input.size(0) > 0, op, ": input has no rows (a mean over zero tokens is undefined)");
-  check_storage_dtype(input, op, "input");
-  TORCH_CHECK(weight.dim() == 2 && weight.size(0) > 0, op, ": weight must have shape (vocab, features), got ",
-              weight.sizes());
-  const int64_t N = input.size(0), E = input.size(1), V = weight.size(0);
-  check_tensor(input, op, "input", {N, E}, input.scalar_type(), input.device());
-  check_tensor(weight, op, "weight", {V, E}, input.scalar_type(), input.device());
-  if (bias.has_value() && bias->defined()) check_tensor(*bias, op, "bias", {V}, input.scalar_type(), input.device());
-  check_tensor(target, op, "target", {N}, at::kLong, input.device());
-  TORCH_CHECK(chunk_rows > 0, op, ": chunk_rows must be positive, got ", chunk_rows);
-  // The values need the host to read the targets: on the CPU that costs nothing, on CUDA it would
-  // wait for the device at every call and rule out CUDA graphs, so there the row kernel checks each
-  // target itself (a device-side assert, as ATen's own losses do).
-  if (check_target_values) {
-    const auto [lo, hi] = at::aminmax(target);
-    const int64_t lo_v = lo.item<int64_t>(), hi_v = hi.item<int64_t>();
-    TORCH_CHECK(lo_v >= 0 && hi_v < V, op, ": targets must be in [0, ", V, "), got [", lo_v, ", ", hi_v, "]");
-  }
-}
 
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> linear_cross_entropy_with(
     const Tensor& input, const Tensor& weight, const c10::optional<Tensor>& bias, const Tensor& target,

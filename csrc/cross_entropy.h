@@ -17,10 +17,8 @@ using at::Tensor;
 using RowPass = void (*)(Tensor& logits, const Tensor& target, Tensor& loss, Tensor& argmax, double scale,
                          bool with_grad);
 
-// check_target_values: also check that every target lies in [0, V) (reads them on the host).
-void check_linear_cross_entropy(const Tensor& input, const Tensor& weight, const c10::optional<Tensor>& bias,
-                                const Tensor& target, int64_t chunk_rows, bool check_target_values);
-
+// The arguments are checked first (check_linear_cross_entropy, checks.h), the targets' values on the
+// CPU only (on CUDA the row kernel checks them).
 // Returns (mean loss scalar (float32; float64 for float64 input), correct predictions int64 scalar, d input, d weight, d bias);
 // the gradients are empty tensors unless with_grad (d bias also when there is no bias).
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> linear_cross_entropy_with(

@@ -17,8 +17,8 @@ namespace {
 
 // One row of V logits: its loss and argmax, and with_grad its scaled gradient written over it.
 template <typename scalar_t, typename acc_t>
-ULMLITE_HD void cross_entropy_row(scalar_t* __restrict z, int64_t V, int64_t t, acc_t scale, bool with_grad,
-                                  acc_t* loss, int64_t* argmax) {
+ULMLITE_HOST_INLINE void cross_entropy_row(scalar_t* __restrict z, int64_t V, int64_t t, acc_t scale,
+                                           bool with_grad, acc_t* loss, int64_t* argmax) {
   constexpr bool vectors = std::is_same<acc_t, float>::value;
   acc_t m = -std::numeric_limits<acc_t>::infinity();
   int64_t best = 0;
@@ -58,7 +58,7 @@ ULMLITE_HD void cross_entropy_row(scalar_t* __restrict z, int64_t V, int64_t t, 
     for (int k = 0; k < 16; ++k) sum += vs[k];
   }
   for (; j < V; ++j) sum += softmax_term(static_cast<acc_t>(z[j]), m);
-  const acc_t lse = m + log_(sum);
+  const acc_t lse = m + pointwise_log(sum);
   *loss = lse - static_cast<acc_t>(z[t]);
   *argmax = best;
   if (!with_grad) return;

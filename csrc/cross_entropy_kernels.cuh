@@ -58,7 +58,7 @@ __global__ void cross_entropy_rows_kernel(scalar_t* __restrict__ logits, const i
     if (tid < half) total[tid] += total[tid + half];
     __syncthreads();
   }
-  const acc_t lse = m + log_(total[0]);
+  const acc_t lse = m + pointwise_log(total[0]);
   const int64_t t = target[blockIdx.x];
   ULMLITE_KERNEL_ASSERT(t >= 0 && t < V);  // on CUDA the host does not read the targets (no sync)
   const acc_t zt = static_cast<acc_t>(z[t]);

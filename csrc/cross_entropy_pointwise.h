@@ -16,19 +16,19 @@ namespace ulmlite {
 // T is the element type (float, double, or 16 floats as vfloat on the host); S the row's scalars.
 template <typename T, typename S>
 ULMLITE_HD T softmax_term(T x, S m) {
-  return exp_(x - m);
+  return pointwise_exp(x - m);
 }
 
 // The scaled gradient of the row's loss with respect to one logit that is not the target.
 template <typename T, typename S>
 ULMLITE_HD T softmax_grad(T x, S lse, S scale) {
-  return exp_(x - lse) * scale;
+  return pointwise_exp(x - lse) * scale;
 }
 
 // The same for the target's logit.
 template <typename T, typename S>
 ULMLITE_HD T softmax_grad_target(T x, S lse, S scale) {
-  return (exp_(x - lse) - one_<T>()) * scale;
+  return (pointwise_exp(x - lse) - one<T>()) * scale;
 }
 
 }  // namespace ulmlite

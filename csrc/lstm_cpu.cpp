@@ -1,6 +1,9 @@
-// CPU kernels: the pointwise loops of lstm_pointwise.h, parallel over the batch.
+// The LSTM ops' CPU kernels and their registration: the pointwise loops of lstm_pointwise.h,
+// parallel over the batch, inside the layer loop of lstm_layer.cpp.
 #include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
+#include <torch/library.h>
 
 #include <algorithm>
 #include <cstring>
@@ -18,9 +21,9 @@ namespace {
 // cell_forward<vfloat> (float and bfloat16), the rest one by one through cell_forward<acc_t>.
 // p (the input projection added to x) may be null.
 template <typename scalar_t, typename acc_t>
-ULMLITE_HD void forward_rows(const scalar_t* __restrict x, const scalar_t* __restrict p, const acc_t* __restrict cp,
-                             scalar_t* __restrict h, acc_t* __restrict c, scalar_t* __restrict act, int64_t b0,
-                             int64_t b1, int64_t H) {
+ULMLITE_HOST_INLINE void forward_rows(const scalar_t* __restrict x, const scalar_t* __restrict p,
+                                      const acc_t* __restrict cp, scalar_t* __restrict h, acc_t* __restrict c,
+                                      scalar_t* __restrict act, int64_t b0, int64_t b1, int64_t H) {
   constexpr bool vectors = std::is_same<acc_t, float>::value;
   for (int64_t b = b0; b < b1; ++b) {
     const scalar_t* xb = x + b * 4 * H;
@@ -58,10 +61,11 @@ ULMLITE_HD void forward_rows(const scalar_t* __restrict x, const scalar_t* __res
 
 // dy may be null (the cell op has no separate output gradient).
 template <typename scalar_t, typename acc_t>
-ULMLITE_HD void backward_rows(const scalar_t* __restrict act, const acc_t* __restrict c, const acc_t* __restrict cp,
-                          const scalar_t* __restrict dy, const scalar_t* __restrict dh,
-                          const acc_t* __restrict dc, scalar_t* __restrict dgates, acc_t* __restrict dc_prev,
-                          int64_t b0, int64_t b1, int64_t H) {
+ULMLITE_HOST_INLINE void backward_rows(const scalar_t* __restrict act, const acc_t* __restrict c,
+                                       const acc_t* __restrict cp, const scalar_t* __restrict dy,
+                                       const scalar_t* __restrict dh, const acc_t* __restrict dc,
+                                       scalar_t* __restrict dgates, acc_t* __restrict dc_prev, int64_t b0, int64_t b1,
+                                       int64_t H) {
   constexpr bool vectors = std::is_same<acc_t, float>::value;
   for (int64_t b = b0; b < b1; ++b) {
     const scalar_t* ab = act + b * 4 * H;
@@ -170,8 +174,6 @@ PointwiseBackward backward_pass() {
   return emulating_cuda_kernels() ? &pointwise_backward_emulated : &pointwise_backward_cpu;
 }
 
-}  // namespace
-
 std::tuple<Tensor, Tensor, Tensor> lstm_cell_forward_cpu(const Tensor& gates, const Tensor& c_prev) {
   return lstm_cell_forward_with(gates, c_prev, forward_pass());
 }
@@ -192,6 +194,15 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lstm_backward_cpu(
     const Tensor& c0, const Tensor& w_ih, const Tensor& w_hh, const Tensor& y, const Tensor& act,
     const Tensor& cs) {
   return lstm_layer_backward(dy, dh_last, dc_last, x, h0, c0, w_ih, w_hh, y, act, cs, backward_pass());
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(ulmlite, CPU, m) {
+  m.impl("lstm_cell_forward", &lstm_cell_forward_cpu);
+  m.impl("lstm_cell_backward", &lstm_cell_backward_cpu);
+  m.impl("lstm_forward", &lstm_forward_cpu);
+  m.impl("lstm_backward", &lstm_backward_cpu);
 }
 
 }  // namespace ulmlite

@@ -1,9 +1,10 @@
-// CUDA kernels: the same per-element functions as the CPU path (lstm_pointwise.h),
-// one thread per (batch, hidden) element, launched on the current stream.
+// The LSTM ops' CUDA kernels and their registration: the same per-element functions as the CPU
+// path (lstm_pointwise.h), one thread per (batch, hidden) element, launched on the current stream.
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
+#include "checks.h"
 #include "kernel_launches.h"
 #include "lstm.h"
 

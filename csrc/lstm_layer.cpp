@@ -7,6 +7,7 @@
 // otherwise (MKL / OpenBLAS on CPU, cuBLAS on the current CUDA stream; transposed weights as views,
 // per-step products into reused buffers); the pointwise passes are passed in by the device file
 // (lstm_cpu.cpp, lstm_cuda.cu).
+#include "checks.h"
 #include "gemm.h"
 #include "lstm.h"
 

@@ -20,12 +20,12 @@ struct Gates {
 // Forward of one element: pre-activations and c_prev in, gates, c and h out.
 template <typename T>
 ULMLITE_HD void cell_forward(T xi, T xf, T xg, T xo, T c_prev, Gates<T>& gates, T& c, T& h) {
-  gates.i = sigmoid_(xi);
-  gates.f = sigmoid_(xf);
-  gates.g = tanh_(xg);
-  gates.o = sigmoid_(xo);
+  gates.i = pointwise_sigmoid(xi);
+  gates.f = pointwise_sigmoid(xf);
+  gates.g = pointwise_tanh(xg);
+  gates.o = pointwise_sigmoid(xo);
   c = gates.f * c_prev + gates.i * gates.g;
-  h = gates.o * tanh_(c);
+  h = gates.o * pointwise_tanh(c);
 }
 
 // Backward of one element. dh is the total gradient reaching h (from the output and
@@ -34,12 +34,12 @@ ULMLITE_HD void cell_forward(T xi, T xf, T xg, T xo, T c_prev, Gates<T>& gates, 
 template <typename T>
 ULMLITE_HD void cell_backward(const Gates<T>& gates, T c, T c_prev, T dh, T dc,
                               T& dxi, T& dxf, T& dxg, T& dxo, T& dc_prev) {
-  const T tc = tanh_(c);
-  const T dc_total = dc + dh * gates.o * (one_<T>() - tc * tc);
-  dxo = dh * tc * gates.o * (one_<T>() - gates.o);
-  dxi = dc_total * gates.g * gates.i * (one_<T>() - gates.i);
-  dxg = dc_total * gates.i * (one_<T>() - gates.g * gates.g);
-  dxf = dc_total * c_prev * gates.f * (one_<T>() - gates.f);
+  const T tc = pointwise_tanh(c);
+  const T dc_total = dc + dh * gates.o * (one<T>() - tc * tc);
+  dxo = dh * tc * gates.o * (one<T>() - gates.o);
+  dxi = dc_total * gates.g * gates.i * (one<T>() - gates.i);
+  dxg = dc_total * gates.i * (one<T>() - gates.g * gates.g);
+  dxf = dc_total * c_prev * gates.f * (one<T>() - gates.f);
   dc_prev = dc_total * gates.f;
 }
 

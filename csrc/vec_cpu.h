@@ -11,7 +11,7 @@ namespace ulmlite {
 
 // Loading and storing 16 elements as one vfloat (bfloat16 widened to float, rounded back to nearest even).
 template <typename scalar_t>
-ULMLITE_HD vfloat load16(const scalar_t* p) {
+ULMLITE_HOST_INLINE vfloat load16(const scalar_t* p) {
   if constexpr (std::is_same<scalar_t, float>::value) {
     vfloat v;
     std::memcpy(&v, p, sizeof(v));
@@ -25,7 +25,7 @@ ULMLITE_HD vfloat load16(const scalar_t* p) {
 }
 
 template <typename scalar_t>
-ULMLITE_HD void store16(scalar_t* p, vfloat v) {
+ULMLITE_HOST_INLINE void store16(scalar_t* p, vfloat v) {
   if constexpr (std::is_same<scalar_t, float>::value) {
     std::memcpy(p, &v, sizeof(v));
   } else {

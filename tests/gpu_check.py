@@ -25,7 +25,9 @@ OUT = ROOT / "runs" / "gpu-check"
 
 # Small shapes for the sanitizers: B*H not a multiple of the block, V around it, bfloat16 too.
 SANITIZED = r"""
-import torch, ulmlite.nn.fused as f
+import torch
+from ulmlite.nn.fused_loss import linear_cross_entropy
+from ulmlite.nn.fused_lstm import lstm_layer
 torch.manual_seed(0)
 for dtype in (torch.float32, torch.bfloat16):
     for (T, B, I, H) in ((3, 5, 7, 51), (2, 1, 3, 257)):
@@ -34,13 +36,13 @@ for dtype in (torch.float32, torch.bfloat16):
         w_hh = torch.randn(4 * H, H, device="cuda", dtype=dtype, requires_grad=True)
         h0 = torch.zeros(B, H, device="cuda", dtype=dtype)
         c0 = torch.zeros(B, H, device="cuda")
-        y, h, c = f.lstm_layer(x, h0, c0, w_ih, w_hh)
+        y, h, c = lstm_layer(x, h0, c0, w_ih, w_hh)
         (y.float().sum() + c.sum()).backward()
     for V in (1, 255, 256, 257):
         x = torch.randn(9, 6, device="cuda", dtype=dtype, requires_grad=True)
         w = torch.randn(V, 6, device="cuda", dtype=dtype, requires_grad=True)
         t = torch.randint(0, V, (9,), device="cuda")
-        loss, _ = f.linear_cross_entropy(x, w, None, t, chunk_rows=4)
+        loss, _ = linear_cross_entropy(x, w, None, t, chunk_rows=4)
         loss.backward()
 torch.cuda.synchronize()
 print("sanitized shapes ran")
@@ -51,7 +53,8 @@ def graph_replay() -> dict:
     """Capture the fused ops in a CUDA graph, replay it on new inputs, compare with eager."""
     import torch
 
-    import ulmlite.nn.fused  # noqa: F401  (registers the autograd formulas)
+    import ulmlite.nn.fused_loss  # noqa: F401  (registers the autograd formulas)
+    import ulmlite.nn.fused_lstm  # noqa: F401
 
     torch.manual_seed(0)
     T, B, F, H, V = 8, 4, 16, 32, 300  # F: the input size

@@ -150,3 +150,61 @@ def test_lesson_subcommand_passes_its_own_flags_through(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["lesson", "--train-docs", "1"])
     assert exit_info.value.code == 2 and "--train-docs must be at least 2" in capsys.readouterr().err
+
+
+def test_training_commands_read_what_tokenize_wrote(corpus, tmp_path, monkeypatch):
+    """One pipeline: a `tokenize` folder trains exactly as the text it was made from."""
+    monkeypatch.setenv("ULMLITE_CACHE", str(tmp_path / "cache"))
+    run("tokenize", corpus / "general.txt", "--out", tmp_path / "general", "--label-col", "")
+    for split in ("train", "valid"):
+        run("tokenize", corpus / f"{split}.csv", "--out", tmp_path / split)
+    run("pretrain", tmp_path / "general", "--out", tmp_path / "pre", *TINY)
+    run("pretrain", corpus / "general.txt", "--out", tmp_path / "pre_text", *TINY)
+    tokenized, text = (json.loads((tmp_path / d / "checkpoint.json").read_text()) for d in ("pre", "pre_text"))
+    assert tokenized["vocab"] == text["vocab"] and tokenized["history"][0]["valid_loss"] == text["history"][0][
+        "valid_loss"]
+    run("finetune-lm", tmp_path / "pre", tmp_path / "train", "--out", tmp_path / "lm", *TINY)
+    run("train-classifier", tmp_path / "lm", "--train", tmp_path / "train", "--valid", tmp_path / "valid",
+        "--out", tmp_path / "clf", *TINY)
+    assert json.loads((tmp_path / "clf" / "checkpoint.json").read_text())["classes"] == ["neg", "pos"]
+    result = cli("train-classifier", tmp_path / "lm", "--train", tmp_path / "general", "--valid", tmp_path / "valid",
+                 "--out", tmp_path / "clf2", *TINY)
+    assert result.returncode != 0 and "has no labels" in result.stderr
+
+
+def test_every_recipe_field_has_a_flag():
+    """The flags are derived from Recipe and AWDLSTMConfig: each one sets its field, and only it."""
+    from dataclasses import asdict
+
+    from ulmlite.cli import build_parser
+    from ulmlite.cli.recipe_flags import CHOICES, recipe_fields, recipe_from_args
+    from ulmlite.ulmfit import Recipe
+
+    base = asdict(Recipe.small())
+    seen = 0
+    for owner, field in recipe_fields():
+        expected = base if owner == "recipe" else base["config"]
+        default = expected[field.name]
+        if field.type is bool:
+            value = "off" if default else "on"
+        elif field.type is str:
+            value = next(c for c in CHOICES[field.name] if c != default)
+        else:
+            value = str(field.type(default * 2 + 1))
+        args = build_parser().parse_args(["pretrain", "x.txt", "--out", "o", f"--{field.name.replace('_', '-')}",
+                                          value])
+        changed = asdict(recipe_from_args(args))
+        where = changed if owner == "recipe" else changed["config"]
+        assert where[field.name] != default, field.name
+        others = {k: v for k, v in where.items() if k not in (field.name, "config")}
+        assert others == {k: v for k, v in expected.items() if k not in (field.name, "config")}, field.name
+        seen += 1
+    assert seen >= 20
+
+
+@pytest.mark.parametrize("flag, value, message", [("--clip", "0", "--clip must be positive"),
+                                                  ("--lm-lr", "-1", "--lm-lr must be positive"),
+                                                  ("--lm-epochs", "-1", "--lm-epochs must be at least 0")])
+def test_bad_recipe_values_are_refused(corpus, tmp_path, flag, value, message):
+    result = cli("pretrain", corpus / "general.txt", "--out", tmp_path / "o", flag, value)
+    assert result.returncode != 0 and message in result.stderr, result.stderr

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import ulmlite
-from ulmlite.nn.fused import lstm_cell
+from ulmlite.nn.fused_lstm import lstm_cell
 
 pytestmark = pytest.mark.skipif(not ulmlite.extension_available(), reason="ulmlite._C not built")
 

@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from ulmlite import lesson
+from ulmlite.datasets import load_vectors
+from ulmlite.datasets.vectors import _write_vectors
 from ulmlite.pretrained import vectors_for_vocab
-from ulmlite.text.fetch import _write_vectors, load_vectors
 from ulmlite.ulmfit import load_model_dir
 
 WORDS = "the a film movie was is plot actor story scene director music".split()
@@ -68,12 +69,12 @@ def test_quick_lesson_with_glove_starts_the_embedding_from_the_vectors(data_root
     model, vocab, _ = load_model_dir(out / "forward" / "pretrained")
     words, vectors = load_vectors(data_root / "glove-50d")
     start, _ = vectors_for_vocab(vocab, words, vectors, seed=0)
-    trained = model.encoder.encoder.weight.detach()
+    trained = model.encoder.embedding.weight.detach()
     rows = [i for i, w in enumerate(vocab.itos) if w in words]
     cosine = torch.nn.functional.cosine_similarity(trained[rows], start[rows], dim=1)
     assert cosine.mean() > 0.8  # a short run moves the rows a little; a random start would give about 0
     classifier, vocab, _ = load_model_dir(out / "forward" / "classifier")  # pads feed the classifier's LSTM nothing
-    assert classifier.encoder.encoder.encoder.weight[vocab.pad_id].abs().sum() == 0
+    assert classifier.encoder.encoder.embedding.weight[vocab.pad_id].abs().sum() == 0
 
 
 @pytest.mark.parametrize(("flag", "value"), [("--train-docs", "0"), ("--train-docs", "1"), ("--pretrain-tokens", "0"),

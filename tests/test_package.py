@@ -11,7 +11,8 @@ def run_python(code: str) -> subprocess.CompletedProcess:
 
 
 def test_import_without_extension():
-    result = run_python("import ulmlite, ulmlite.nn, ulmlite.nn.fused; print(ulmlite.extension_available())")
+    result = run_python("import ulmlite, ulmlite.nn, ulmlite.nn.fused_lstm, ulmlite.nn.fused_loss; "
+                        "print(ulmlite.extension_available())")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
 
@@ -19,7 +20,7 @@ def test_import_without_extension():
 def test_fused_without_extension_gives_one_clear_line():
     code = (
         "import torch\n"
-        "from ulmlite.nn.fused import lstm_cell\n"
+        "from ulmlite.nn.fused_lstm import lstm_cell\n"
         "try:\n"
         "    lstm_cell(torch.zeros(1, 4), torch.zeros(1, 1))\n"
         "except RuntimeError as err:\n"

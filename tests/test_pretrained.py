@@ -47,8 +47,8 @@ def test_convert(tmp_path, version):
     model, vocab = convert_fastai(weights, itos)
     assert (model.config.emb_size, model.config.hidden_size, model.config.n_layers) == (EMB, HID, 3)
     assert vocab.itos[:2] == ["_unk_", "_pad_"] and ("xbos" in vocab.stoi)
-    assert torch.equal(model.encoder.encoder.weight, state["0.encoder.weight"])
-    assert model.decoder.decoder.weight is model.encoder.encoder.weight
+    assert torch.equal(model.encoder.embedding.weight, state["0.encoder.weight"])
+    assert model.decoder.decoder.weight is model.encoder.embedding.weight
     raw_key = "0.rnns.1.module.weight_hh_l0_raw" if version == "v0.7" else "0.rnns.1.weight_hh_l0_raw"
     assert torch.equal(model.encoder.rnns[1].module.weight_hh_l0, state[raw_key])  # the raw, not a dropped copy
     assert torch.equal(model.encoder.rnns[2].module.bias_ih_l0, state["0.rnns.2.module.bias_ih_l0"])

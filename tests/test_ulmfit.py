@@ -133,7 +133,7 @@ def test_finetune_lm_maps_a_pretrained_decoder_bias_onto_the_new_vocabulary(tmp_
     bias = model.decoder.decoder.bias.detach()
     mean = (len(VOCAB) - 1) / 2
     assert bias.tolist() == [0.0, 1.0, float(VOCAB.stoi["w5"]), mean, float(VOCAB.stoi["w0"])]
-    assert model.encoder.encoder.weight[new_vocab.pad_id].abs().sum() == 0
+    assert model.encoder.embedding.weight[new_vocab.pad_id].abs().sum() == 0
 
 
 def test_classifier_clips_at_the_recipes_clf_clip(tmp_path, monkeypatch):

@@ -22,9 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ulmlite import demo, ulmfit
-from ulmlite.text import PlainTextCorpus, Tokenizer, Vocab, read_csv
-from ulmlite.text.fetch import VECTORS, fetch_general_en, fetch_imdb, fetch_vectors, load_vectors
+from ulmlite import ulmfit
+from ulmlite.baselines import nbsvm_bigrams, tfidf_logistic_regression
+from ulmlite.datasets import VECTORS, fetch_general_en, fetch_imdb, fetch_vectors, load_vectors
+from ulmlite.pipeline import ensemble_report, run_directions, write_report
+from ulmlite.text import PlainTextCorpus, Tokenizer, read_csv
 
 CLASSES = ["neg", "pos"]
 
@@ -34,23 +36,6 @@ def lesson_recipe() -> ulmfit.Recipe:
     the lesson's classifier batch; fewer epochs, since each pass over IMDB is 25x one over RT."""
     small = ulmfit.Recipe.small()
     return replace(small, max_vocab=30000, lm_epochs=1, clf_epochs=2, clf_bs=32)
-
-
-def nbsvm_bigrams(train, test) -> float:
-    """NBSVM-bi (Wang & Manning 2012): binarized word 1-2-grams scaled by the naive-Bayes log-count
-    ratio, then a linear classifier (logistic regression here, in place of their SVM)."""
-    from sklearn.feature_extraction.text import CountVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    vectorizer = CountVectorizer(ngram_range=(1, 2), binary=True, min_df=2)
-    x = vectorizer.fit_transform(train.docs)
-    y = np.asarray(train.labels)
-    p = np.asarray(x[y == 1].sum(0)).ravel() + 1.0
-    q = np.asarray(x[y == 0].sum(0)).ravel() + 1.0
-    r = np.log((p / p.sum()) / (q / q.sum()))
-    model = LogisticRegression(C=0.1, max_iter=3000).fit(x.multiply(r).tocsr(), y)
-    predictions = model.predict(vectorizer.transform(test.docs).multiply(r).tocsr())
-    return float((predictions == np.asarray(test.labels)).mean())
 
 
 def balanced_indices(labels, n: int) -> np.ndarray:
@@ -121,16 +106,11 @@ def main(argv=None) -> dict:
     tokenizer = Tokenizer(progress=True)
 
     general_tokens = tokenizer.corpus(PlainTextCorpus(general / "train.txt"), name="general_en")
-    general_vocab = Vocab.from_corpus(general_tokens, recipe.max_vocab, recipe.min_freq)
-    general_ids = ulmfit.language_model_ids(general_tokens, general_vocab)[:budget]
-    cut = int(len(general_ids) * 0.95)
-    general_split = (general_ids[:cut], general_ids[cut:])
+    *general_split, general_vocab = ulmfit.lm_streams(general_tokens, recipe, max_tokens=budget)
     tokens = {s: tokenizer.corpus(list(d.docs), name=f"imdb_{s}" + ("_quick" if args.quick else ""))
               for s, d in {**lm_text, "test": splits["test"]}.items()}
-    domain_vocab = Vocab.from_corpus(tokens["train"], recipe.max_vocab, recipe.min_freq)
     # LM fine-tuning: the training reviews, with the validation reviews as its validation text.
-    domain_ids = (ulmfit.language_model_ids(tokens["train"], domain_vocab),
-                  ulmfit.language_model_ids(tokens["valid"], domain_vocab))
+    *domain_ids, domain_vocab = ulmfit.lm_streams(tokens["train"], recipe, valid=tokens["valid"])
     train_tokens = tokens["train"] if subset is None else tokens["train"].select(subset)
     corpora = {"train": ulmfit.classifier_corpus(train_tokens, domain_vocab, splits["train"].labels),
                **{s: ulmfit.classifier_corpus(tokens[s], domain_vocab, splits[s].labels) for s in ("valid", "test")}}
@@ -143,20 +123,20 @@ def main(argv=None) -> dict:
         init_rows, found = vectors_for_vocab(general_vocab, words, vectors, seed=args.seed)
         print(f"{args.init_embeddings}: {found:.1%} of the pretraining vocabulary has a vector")
 
-    results = demo.run_directions(out, not args.no_backward, recipe=recipe, seed=args.seed, classes=CLASSES,
-                                  general_ids=general_split, general_vocab=general_vocab, domain_ids=domain_ids,
-                                  domain_vocab=domain_vocab, corpora=corpora, unigram_perplexity=unigram,
-                                  init_embeddings=init_rows)
-    baselines = {"tfidf_lr": demo.tfidf_logistic_regression(splits["train"], splits["test"]),
+    results = run_directions(out, not args.no_backward, recipe=recipe, seed=args.seed, classes=CLASSES,
+                             general_ids=tuple(general_split), general_vocab=general_vocab,
+                             domain_ids=tuple(domain_ids), domain_vocab=domain_vocab, corpora=corpora,
+                             unigram_perplexity=unigram, init_embeddings=init_rows)
+    baselines = {"tfidf_lr": tfidf_logistic_regression(splits["train"], splits["test"]),
                  "nbsvm_bi": nbsvm_bigrams(splits["train"], splits["test"])}
     seconds = time.perf_counter() - start
-    report = {**demo.ensemble_report(results, corpora["test"].labels, CLASSES, recipe, precision,
-                                     accuracy_key="imdb_test_accuracy"),
+    report = {**ensemble_report(results, corpora["test"].labels, CLASSES, recipe, precision,
+                                accuracy_key="imdb_test_accuracy"),
               "baselines": baselines, "seconds": seconds, "train_docs": len(splits["train"]),
               "lm_train_tokens": int(len(domain_ids[0])), "unigram_perplexity": unigram,
               "init_embeddings": args.init_embeddings, "init_embeddings_found": found, "quick": args.quick,
-              "pretrain_tokens": int(cut)}
-    each = demo.write_report(out, report)
+              "pretrain_tokens": int(len(general_split[0]))}
+    each = write_report(out, report)
     print(f"\nIMDB test accuracy {report['imdb_test_accuracy']:.4f} ({each}; TF-IDF + LR {baselines['tfidf_lr']:.4f}, "
           f"NBSVM-bi {baselines['nbsvm_bi']:.4f}) in {seconds / 60:.1f} minutes; report: {out / 'report.json'}")
     return report

@@ -88,7 +88,7 @@ def convert_fastai_state(state: dict) -> tuple[dict, AWDLSTMConfig]:
     layers = sorted({int(m.group(1)) for k in state if (m := re.match(r"0\.rnns\.(\d+)\.", k))})
     if not layers:
         raise ValueError("not a fastai AWD-LSTM language model: no '0.rnns.*' weights")
-    out = {"encoder.encoder.weight": embedding}
+    out = {"encoder.embedding.weight": embedding}
     for k in layers:
         prefix = f"0.rnns.{k}."
         raw = state.get(prefix + "module.weight_hh_l0_raw", state.get(prefix + "weight_hh_l0_raw"))
@@ -119,7 +119,7 @@ def convert_fastai(weights: str | Path, itos: str | Path) -> tuple[LanguageModel
         raise ValueError(f"{itos} has {len(vocab)} words but the weights have {config.vocab_size} rows")
     model = LanguageModel(config)
     missing, unexpected = model.load_state_dict(state, strict=False)
-    tied = ("decoder.decoder.weight", "encoder.encoder_dp.embedding.weight")  # the embedding under other names
+    tied = ("decoder.decoder.weight", "encoder.embedding_dp.embedding.weight")  # the embedding under other names
     missing = [m for m in missing if m not in tied]
     if missing or unexpected:
         raise ValueError(f"weights do not fit an AWD-LSTM: missing {missing[:3]}, unexpected {unexpected[:3]}")

@@ -7,12 +7,11 @@
                  unfreezing (last group, last two, all), discriminative rates, STLR;
 plus predict / evaluate, with a forward + backward ensemble.
 
-A trained model lives in a folder (a ulmlite checkpoint) whose checkpoint.json carries its kind,
-its AWDLSTMConfig, its vocabulary and (for a classifier) its classes, so every command can rebuild it.
+Each step takes what the one before gave (a model folder, or the (model, vocab) it returned) and
+writes its model folder (ulmlite.model_folder). `lm_streams` turns token corpora into the language
+model's id streams, the same way for every caller.
 """
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -21,47 +20,11 @@ import torch
 
 from ulmlite.data import ClassifierLoader, LanguageModelLoader
 from ulmlite.hardware import PrecisionChoice, choose_precision
+from ulmlite.model_folder import language_model, load_model_dir, save_model_dir, vocab_sha256  # noqa: F401
 from ulmlite.nn import AWDLSTMConfig, LanguageModel, TextClassifier
 from ulmlite.pretrained import map_vocab
 from ulmlite.text import NumericCorpus, Vocab
-from ulmlite.train import Learner, load_checkpoint, save_checkpoint
-
-# --- model folders ------------------------------------------------------------------------------
-
-
-def vocab_sha256(vocab: Vocab) -> str:
-    return hashlib.sha256("\n".join(vocab.itos).encode()).hexdigest()
-
-
-def save_model_dir(folder, model, vocab: Vocab, kind: str, classes: list[str] | None = None, **info) -> Path:
-    return save_checkpoint(folder, model, kind=kind, config=asdict(model.config), vocab=vocab.itos,
-                           vocab_sha256=vocab_sha256(vocab), classes=classes, **info)
-
-
-def load_model_dir(folder, backend: str | None = None):
-    """(model, vocab, meta) from a folder written by save_model_dir, in eval mode."""
-    meta_path = Path(folder) / "checkpoint.json"
-    try:
-        meta = json.loads(meta_path.read_text())
-        kind, config = meta["kind"], AWDLSTMConfig(**meta["config"])
-        vocab = Vocab(meta["vocab"])
-    except FileNotFoundError:
-        raise ValueError(f"{folder} is not a ulmlite model folder (no checkpoint.json)") from None
-    except (KeyError, TypeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{meta_path} is not a ulmlite model description: {err}") from None
-    if vocab_sha256(vocab) != meta.get("vocab_sha256"):
-        raise ValueError(f"{folder}: the vocabulary does not match its recorded hash")
-    if backend:
-        config = replace(config, backend=backend)
-    if kind == "lm":
-        model = LanguageModel(config)
-    elif kind == "classifier":
-        model = TextClassifier(config, len(meta["classes"]), **meta.get("classifier", {}))
-    else:
-        raise ValueError(f"{folder}: unknown model kind {kind!r}")
-    load_checkpoint(folder, model)
-    return model.eval(), vocab, meta
-
+from ulmlite.train import Learner
 
 # --- data -----------------------------------------------------------------------------------------
 
@@ -97,22 +60,9 @@ class Recipe:
 
     @classmethod
     def small(cls) -> "Recipe":
-        """Minutes on 2 CPU cores, not the paper's days on a GPU: a narrower model, a smaller vocabulary,
-        one pass over the pretraining text, higher rates and lighter dropout (a short run underfits),
-        bfloat16 autocast where the CPU computes it natively (2.6x the tokens/s of float32 with
-        F.cross_entropy at this size on an AVX512_BF16 CPU, measured; float32 elsewhere),
-        and one classifier rate for every layer group: with a pretrained encoder this small,
-        discriminative rates cost 2.6 to 6.3 points of validation accuracy wherever the study
-        (benchmarks/ablations.py, Table 7) added them, and "freez + stlr" was its best variant.
-        The classifier fits its training snippets within two or three epochs of the last stage
-        (validation loss rises after), so the epoch with the best validation accuracy is kept, and
-        it trains with the lesson's full dropouts at half the LM's rate: against half the dropouts
-        at 1e-2, that gave 76.0-76.7% test accuracy instead of 74.4-75.9% for each of four
-        classifiers (forward and backward, two seeds, on the study's language models).
-        Pretraining peaks at 7e-3: at 1e-2 one forward run diverged at the peak of the warm-up
-        (training loss 6.6 -> 9.3 in ten steps) and ended worse than word frequencies alone
-        (perplexity 904 against 653); at 7e-3 two forward seeds and one backward run ended at
-        perplexity 216-232."""
+        """Minutes on 2 CPU cores instead of the paper's days on a GPU: a narrower model, a smaller
+        vocabulary, one pass of pretraining at a higher rate, one classifier rate for every group and
+        the best epoch kept. Why each differs, with the runs that chose it: docs/ulmfit.md."""
         config = AWDLSTMConfig(emb_size=128, hidden_size=384, n_layers=3)
         return cls(config=config, max_vocab=15000, lm_bs=64, pretrain_epochs=1, pretrain_lr=7e-3, lm_lr=1e-2,
                    lm_epochs=3, clf_bs=64, clf_lr=5e-3, clf_epochs=5, clf_discriminative=False, clf_keep_best=True,
@@ -127,6 +77,23 @@ def training_precision(recipe: Recipe) -> PrecisionChoice:
 def scale_dropouts(config: AWDLSTMConfig, mult: float) -> AWDLSTMConfig:
     return replace(config, dropouti=config.dropouti * mult, dropout=config.dropout * mult, wdrop=config.wdrop * mult,
                    dropoute=config.dropoute * mult, dropouth=config.dropouth * mult)
+
+
+VALID_FRACTION = 0.05  # a language model's validation text: the last 5% of its stream, unless given
+
+
+def lm_streams(tokens, recipe: Recipe, valid=None, max_tokens: int | None = None, vocab: Vocab | None = None,
+               known=None) -> tuple[np.ndarray, np.ndarray, Vocab]:
+    """(train_ids, valid_ids, vocab) of a language model from token corpora: the vocabulary from
+    `tokens` (the recipe's max_vocab and min_freq; `known` words kept however rare) unless given,
+    at most `max_tokens` of training text, validated on `valid` or else the stream's last 5%."""
+    if vocab is None:
+        vocab = Vocab.from_corpus(tokens, recipe.max_vocab, recipe.min_freq, known=known)
+    ids = language_model_ids(tokens, vocab)[:max_tokens]
+    if valid is not None:
+        return ids, language_model_ids(valid, vocab), vocab
+    cut = int(len(ids) * (1 - VALID_FRACTION))
+    return ids[:cut], ids[cut:], vocab
 
 
 def language_model_ids(corpus_tokens, vocab: Vocab) -> np.ndarray:
@@ -182,7 +149,7 @@ def _finish(out, learn: Learner, vocab: Vocab, kind: str, **info) -> list[dict]:
 def zero_pad_row(model) -> None:
     """Keep the pad token's embedding row zero: pads come first in a classifier batch and must feed
     the LSTM nothing (a language model's tied decoder may have moved it)."""
-    embedding = model.encoder.encoder if isinstance(model, LanguageModel) else model.encoder.encoder.encoder
+    embedding = model.encoder.embedding if isinstance(model, LanguageModel) else model.encoder.encoder.embedding
     with torch.no_grad():
         embedding.weight[model.config.pad_id].zero_()
 
@@ -194,7 +161,7 @@ def pretrain(train_ids, valid_ids, vocab: Vocab, recipe: Recipe, out, backwards=
     torch.manual_seed(seed)
     model = LanguageModel(scale_dropouts(replace(recipe.config, vocab_size=len(vocab)), recipe.pretrain_drop_mult))
     if init_embeddings is not None:
-        weight = model.encoder.encoder.weight
+        weight = model.encoder.embedding.weight
         if tuple(init_embeddings.shape) != tuple(weight.shape):
             raise ValueError(f"init_embeddings has shape {tuple(init_embeddings.shape)}, the embedding "
                              f"{tuple(weight.shape)} (vocabulary x emb_size)")
@@ -212,21 +179,21 @@ def pretrain(train_ids, valid_ids, vocab: Vocab, recipe: Recipe, out, backwards=
 
 def finetune_lm(pretrained, train_ids, valid_ids, vocab: Vocab, recipe: Recipe, out, backwards=False, seed=0,
                 progress=True, discriminative: bool = False, schedule: str = "stlr"):
-    """`pretrained` is a model folder; its embedding is mapped onto `vocab` first. The lesson uses one
-    rate for every layer group and slanted triangular rates; the paper's ablation (Table 6) also
-    tries `discriminative` rates and a `schedule` of "constant". With no epochs at all the mapped
-    model is written untrained (the ablation's "no LM fine-tuning")."""
-    old_model, old_vocab, _ = load_model_dir(pretrained)
+    """`pretrained` is a model folder or a (model, vocab); its embedding is mapped onto `vocab` first.
+    The lesson uses one rate for every layer group and slanted triangular rates; the paper's
+    ablation (Table 6) also tries `discriminative` rates and a `schedule` of "constant". With no
+    epochs at all the mapped model is written untrained (the ablation's "no LM fine-tuning")."""
+    old_model, old_vocab = language_model(pretrained)
     torch.manual_seed(seed)
     config = replace(recipe.config, vocab_size=len(vocab), emb_size=old_model.config.emb_size,
                      hidden_size=old_model.config.hidden_size, n_layers=old_model.config.n_layers,
                      decoder_bias=old_model.config.decoder_bias)
     model = LanguageModel(scale_dropouts(config, recipe.lm_drop_mult))
-    embedding_keys = ("encoder.encoder.", "encoder.encoder_dp.", "decoder.")  # one matrix, three names
+    embedding_keys = ("encoder.embedding.", "encoder.embedding_dp.", "decoder.")
     state = {k: v for k, v in old_model.state_dict().items() if not k.startswith(embedding_keys)}
     model.load_state_dict(state, strict=False)
     with torch.no_grad():  # embedding, its dropout copy and the tied decoder are one matrix
-        model.encoder.encoder.weight.copy_(map_vocab(old_model.encoder.encoder.weight, old_vocab, vocab))
+        model.encoder.embedding.weight.copy_(map_vocab(old_model.encoder.embedding.weight, old_vocab, vocab))
         if config.decoder_bias:  # a bias per word (fastai v1's models have one): mapped like the rows
             old_bias = old_model.decoder.decoder.bias[:, None]
             model.decoder.decoder.bias.copy_(map_vocab(old_bias, old_vocab, vocab)[:, 0])
@@ -248,7 +215,7 @@ def finetune_lm(pretrained, train_ids, valid_ids, vocab: Vocab, recipe: Recipe, 
     return model, _finish(out, learn, vocab, "lm", backwards=backwards)
 
 
-def train_classifier(lm_dir, train: NumericCorpus, valid: NumericCorpus, classes: list[str], recipe: Recipe, out,
+def train_classifier(lm, train: NumericCorpus, valid: NumericCorpus, classes: list[str], recipe: Recipe, out,
                      backwards=False, seed=0, progress=True, pretrained_encoder=True, schedule=None,
                      discriminative: bool | None = None):
     """Gradual unfreezing with discriminative rates (`discriminative`, default the recipe's
@@ -257,8 +224,9 @@ def train_classifier(lm_dir, train: NumericCorpus, valid: NumericCorpus, classes
     `schedule` replaces the stages: a list of (trainable, epochs, args), where trainable is n (layer
     groups n and above, as freeze_to) or ("only", n) (that group alone, for chain-thaw), and args
     holds the schedule's keyword arguments plus optionally "schedule" (default "stlr"). Without
-    `pretrained_encoder` the encoder starts from random weights (training from scratch)."""
-    lm, vocab, _ = load_model_dir(lm_dir)
+    `pretrained_encoder` the encoder starts from random weights (training from scratch). `lm` is
+    the fine-tuned language model's folder or its (model, vocab)."""
+    lm, vocab = language_model(lm)
     torch.manual_seed(seed)
     config = AWDLSTMConfig.classifier(**{k: v for k, v in asdict(lm.config).items()
                                          if k in ("vocab_size", "emb_size", "hidden_size", "n_layers", "pad_id")},
@@ -286,6 +254,8 @@ def train_classifier(lm_dir, train: NumericCorpus, valid: NumericCorpus, classes
         keep = "accuracy" if recipe.clf_keep_best and k == len(stages) - 1 else None  # the last stage's best epoch
         learn.fit(epochs, lrs, schedule=args.pop("schedule", "stlr"), checkpoint_dir=_stage_dir(out, k + 1),
                   keep_best=keep, **args)
+    if learn.best is not None:  # the history says which epoch the model's weights are from
+        learn.history[len(learn.history) - epochs + learn.best["epoch"] - 1]["kept"] = True
     return model, _finish(out, learn, vocab, "classifier", classes=classes, backwards=backwards,
                           classifier={"bptt": recipe.bptt, "head_drops": list(model.head_drops)},
                           kept_epoch=learn.best)

@@ -63,7 +63,7 @@ def test_batch_size_change_resets_state():
 
 def test_decoder_is_tied_to_embedding():
     lm = LanguageModel(SMALL)
-    assert lm.decoder.decoder.weight is lm.encoder.encoder.weight
+    assert lm.decoder.decoder.weight is lm.encoder.embedding.weight
     logits, raw, out = lm(torch.randint(0, 50, (6, 2)))
     assert logits.shape == (6, 2, 50)
     assert len(raw) == len(out) == 3

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ulmlite.nn import AWDLSTMConfig, LanguageModel
-from ulmlite.nn.fused import fused_loss_available, linear_cross_entropy
+from ulmlite.nn.fused_loss import fused_loss_available, linear_cross_entropy
 
 # Every test here runs on each CPU GEMM path this CPU allows and on the emulated CUDA kernels
 # (the op_path fixture, tests/conftest.py).

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ulmlite.nn import LSTM, AWDLSTMConfig, AWDLSTMEncoder, WeightDrop
-from ulmlite.nn.fused import fused_layer_available, lstm_layer
+from ulmlite.nn.fused_lstm import fused_layer_available, lstm_layer
 
 # Every test here runs on each CPU GEMM path this CPU allows and on the emulated CUDA kernels
 # (the op_path fixture, tests/conftest.py).

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ulmlite.nn import LSTM
-from ulmlite.nn.fused import fused_layer_available
+from ulmlite.nn.fused_lstm import fused_layer_available
 
 BACKENDS = ["python", "torch"] + (["fused"] if fused_layer_available() else [])
 TOLERANCE = {torch.float64: dict(rtol=1e-10, atol=1e-10), torch.float32: dict(rtol=1e-5, atol=1e-5)}

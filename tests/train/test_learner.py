@@ -68,7 +68,7 @@ def test_lr_find_stops_on_divergence_and_restores_weights(tmp_path):
 def test_nan_loss_stops_with_a_clear_error():
     learn = tiny_lm_learner()
     with torch.no_grad():
-        learn.model.encoder.encoder.weight[5] = float("nan")  # poison one word's embedding
+        learn.model.encoder.embedding.weight[5] = float("nan")  # poison one word's embedding
     with pytest.raises(TrainingDiverged, match="lower the learning rate"):
         learn.fit(1, 0.01, schedule="constant")
 
@@ -82,7 +82,7 @@ def test_checkpoint_round_trip(tmp_path):
     assert meta["note"] == "hello"
     for (name, a), b in zip(learn.model.state_dict().items(), other.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
-    assert other.model.decoder.decoder.weight is other.model.encoder.encoder.weight  # still tied
+    assert other.model.decoder.decoder.weight is other.model.encoder.embedding.weight  # still tied
     files = sorted(p.name for p in (tmp_path / "ckpt").iterdir())
     assert files == ["checkpoint.json", "model.safetensors", "optimizer.safetensors"]
 
@@ -107,7 +107,7 @@ def test_encoder_save_and_load(tmp_path):
     save_encoder(tmp_path / "enc.safetensors", lm)
     clf = TextClassifier(AWDLSTMConfig.classifier(vocab_size=50, emb_size=8, hidden_size=12), 2)
     load_encoder(tmp_path / "enc.safetensors", clf)
-    assert torch.equal(clf.encoder.encoder.encoder.weight, lm.encoder.encoder.weight)
+    assert torch.equal(clf.encoder.encoder.embedding.weight, lm.encoder.embedding.weight)
     wrong = TextClassifier(AWDLSTMConfig.classifier(vocab_size=60, emb_size=8, hidden_size=12), 2)
     with pytest.raises(ValueError, match="does not fit"):
         load_encoder(tmp_path / "enc.safetensors", wrong)
@@ -120,7 +120,7 @@ def test_checkpoint_for_another_model_is_refused(tmp_path):
                     LanguageModelLoader(np.arange(600) % 60, 4, 10), progress=False)
     with pytest.raises(ValueError, match=r"config.vocab_size 50 there, 60 here"):
         other.load(tmp_path / "ckpt")
-    with pytest.raises(ValueError, match=r"encoder.encoder.weight is \[50, 8\]"):  # the weights' manifest
+    with pytest.raises(ValueError, match=r"encoder.embedding.weight is \[50, 8\]"):  # the weights' manifest
         load_checkpoint(tmp_path / "ckpt", other.model)
 
 

@@ -54,7 +54,7 @@ def test_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     save_checkpoint(tmp_path / "ckpt", model, epoch=1)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     with torch.no_grad():
-        model.encoder.encoder.weight.add_(1.0)
+        model.encoder.embedding.weight.add_(1.0)
 
     def disk_full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -5,13 +5,10 @@ from ulmlite.nn.awd_lstm import (
     AWDLSTMEncoder,
     LanguageModel,
     LinearDecoder,
-    MultiBatchEncoder,
-    PoolingLinearClassifier,
-    TextClassifier,
     ar_tar_loss,
     language_model_loss,
-    masked_concat_pool,
 )
+from ulmlite.nn.classifier import MultiBatchEncoder, PoolingLinearClassifier, TextClassifier, masked_concat_pool
 from ulmlite.nn.dropout import EmbeddingDropout, LockedDropout, WeightDrop
 from ulmlite.nn.lstm import LSTM, lstm_cell_python, lstm_layer_python
 

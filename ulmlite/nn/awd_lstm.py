@@ -1,6 +1,6 @@
-"""AWD-LSTM (Merity, Keskar & Socher 2017) and the two ULMFiT models built on it (Howard & Ruder
-2018): the language model with a tied decoder, and the classifier with the BPT3C encoder and
-concat pooling. Defaults are those of fast.ai's 2018 lesson 10 (the numbers' origins are noted).
+"""AWD-LSTM (Merity, Keskar & Socher 2017) and ULMFiT's language model on it (Howard & Ruder 2018),
+its decoder tied to the embedding; the classifier is in classifier.py. Defaults are those of
+fast.ai's 2018 lesson 10 (the numbers' origins are noted).
 """
 
 from dataclasses import dataclass, replace
@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ulmlite.nn.dropout import EmbeddingDropout, LockedDropout, WeightDrop
-from ulmlite.nn.fused import fused_loss_available, linear_cross_entropy
+from ulmlite.nn.fused_loss import fused_loss_available, linear_cross_entropy
 from ulmlite.nn.lstm import LSTM
 
 
@@ -63,11 +63,11 @@ class AWDLSTMEncoder(nn.Module):
     def __init__(self, config: AWDLSTMConfig = AWDLSTMConfig()):
         super().__init__()
         c = self.config = config
-        self.encoder = nn.Embedding(c.vocab_size, c.emb_size, padding_idx=c.pad_id)
-        nn.init.uniform_(self.encoder.weight, -0.1, 0.1)
+        self.embedding = nn.Embedding(c.vocab_size, c.emb_size, padding_idx=c.pad_id)
+        nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
         with torch.no_grad():  # the pads (which come first in a classifier batch) feed the LSTM nothing
-            self.encoder.weight[c.pad_id].zero_()
-        self.encoder_dp = EmbeddingDropout(self.encoder, c.dropoute)
+            self.embedding.weight[c.pad_id].zero_()
+        self.embedding_dp = EmbeddingDropout(self.embedding, c.dropoute)
         sizes = [c.emb_size] + [c.hidden_size] * (c.n_layers - 1) + [c.emb_size]
         self.rnns = nn.ModuleList(
             WeightDrop(LSTM(sizes[k], sizes[k + 1], backend=c.backend), c.wdrop) for k in range(c.n_layers)
@@ -86,9 +86,9 @@ class AWDLSTMEncoder(nn.Module):
         if self.hidden is None or self.hidden[0][0].shape[1] != batch:
             self.hidden = [
                 (w.new_zeros(1, batch, rnn.module.hidden_size), w.new_zeros(1, batch, rnn.module.hidden_size))
-                for rnn, w in ((r, self.encoder.weight) for r in self.rnns)
+                for rnn, w in ((r, self.embedding.weight) for r in self.rnns)
             ]
-        x = self.input_dp(self.encoder_dp(ids))
+        x = self.input_dp(self.embedding_dp(ids))
         raw_outputs, outputs, new_hidden = [], [], []
         for k, (rnn, hidden_dp) in enumerate(zip(self.rnns, self.hidden_dps, strict=True)):
             x, (h, c) = rnn(x, self.hidden[k])
@@ -136,7 +136,7 @@ class LanguageModel(nn.Module):
         super().__init__()
         self.config = config
         self.encoder = AWDLSTMEncoder(config)
-        self.decoder = LinearDecoder(self.encoder.encoder, config.dropout, bias=config.decoder_bias)
+        self.decoder = LinearDecoder(self.encoder.embedding, config.dropout, bias=config.decoder_bias)
         self.loss_backend = resolve_loss_backend(config.loss_backend)
 
     def reset(self) -> None:
@@ -166,7 +166,7 @@ class LanguageModel(nn.Module):
         """For discriminative rates and gradual unfreezing: each LSTM layer, then the tied
         embedding + decoder (fastai v0.7's grouping), from the input side to the output side."""
         return [[rnn, dp] for rnn, dp in zip(self.encoder.rnns, self.encoder.hidden_dps, strict=True)] + [
-            [self.encoder.encoder, self.decoder]
+            [self.encoder.embedding, self.decoder]
         ]
 
 
@@ -179,94 +179,6 @@ def ar_tar_loss(raw_outputs, outputs, alpha: float = 2.0, beta: float = 1.0) -> 
     if last.shape[0] > 1:
         loss = loss + beta * (last[1:] - last[:-1]).pow(2).mean()
     return loss
-
-
-class MultiBatchEncoder(nn.Module):
-    """BPT3C (ULMFiT section 3.3): a long document is run through the encoder in chunks of bptt
-    tokens, the hidden state carried across chunks, and only the outputs of the last `max_len`
-    tokens kept (gradients flow back through those alone)."""
-
-    def __init__(self, encoder: AWDLSTMEncoder, bptt: int = 70, max_len: int = 20 * 70):
-        super().__init__()
-        if bptt <= 0 or max_len <= 0:
-            raise ValueError(f"bptt and max_len must be positive, got bptt={bptt}, max_len={max_len}")
-        self.encoder, self.bptt, self.max_len = encoder, bptt, max_len  # lesson: bptt 70, max_len 20·70
-
-    def forward(self, ids: torch.Tensor):
-        check_token_ids(ids, self.encoder.config.vocab_size, type(self).__name__)
-        self.encoder.reset()
-        seq_len = ids.shape[0]
-        chunks = []
-        for start in range(0, seq_len, self.bptt):
-            if start + self.bptt > seq_len - self.max_len:  # this chunk reaches into the last max_len
-                chunks.append(self.encoder(ids[start : start + self.bptt]))
-            else:
-                with torch.no_grad():
-                    self.encoder(ids[start : start + self.bptt])
-        n_layers = len(chunks[0][0])
-        raw = [torch.cat([r[k] for r, _ in chunks])[-self.max_len :] for k in range(n_layers)]
-        out = [torch.cat([o[k] for _, o in chunks])[-self.max_len :] for k in range(n_layers)]
-        return raw, out
-
-
-def masked_concat_pool(output: torch.Tensor, pad_mask: torch.Tensor) -> torch.Tensor:
-    """Concat pooling (ULMFiT section 3.3): [last, max, mean] over the non-pad steps of each
-    column. output (T, B, E), pad_mask (T, B) True at padding -> (B, 3E)."""
-    keep = (~pad_mask).unsqueeze(-1)
-    lengths = keep.sum(0).clamp(min=1)
-    steps = torch.arange(output.shape[0], device=output.device).unsqueeze(1)
-    last_step = torch.where(~pad_mask, steps, -1).max(0).values.clamp(min=0)
-    last = output[last_step, torch.arange(output.shape[1], device=output.device)]
-    max_pool = output.masked_fill(~keep, float("-inf")).max(0).values
-    max_pool = torch.where(keep.any(0), max_pool, torch.zeros_like(max_pool))
-    mean_pool = (output * keep).sum(0) / lengths
-    return torch.cat([last, max_pool, mean_pool], dim=1)
-
-
-class PoolingLinearClassifier(nn.Module):
-    """Concat pooling, then blocks of BatchNorm -> Dropout -> Linear (ReLU between blocks).
-    layers [3·emb, 50, n_classes] and drops [dps[4], 0.1] = [0.2, 0.1] as in lesson 10."""
-
-    def __init__(self, layers: list[int], drops: list[float]):
-        super().__init__()
-        if len(drops) != len(layers) - 1:
-            raise ValueError(f"need one dropout per linear block: {len(layers) - 1} for layers {layers}, got {drops}")
-        blocks = []
-        for k, (n_in, n_out, p) in enumerate(zip(layers[:-1], layers[1:], drops, strict=True)):
-            block = [nn.BatchNorm1d(n_in), nn.Dropout(p), nn.Linear(n_in, n_out)]
-            if k < len(drops) - 1:
-                block.append(nn.ReLU(inplace=True))
-            blocks += block
-        self.layers = nn.Sequential(*blocks)
-
-    def forward(self, last_output: torch.Tensor, pad_mask: torch.Tensor) -> torch.Tensor:
-        return self.layers(masked_concat_pool(last_output, pad_mask))
-
-
-class TextClassifier(nn.Module):
-    """ULMFiT's classifier: the BPT3C encoder and the concat-pooling head.
-    forward(ids (T, B)) -> (logits (B, n_classes), raw_outputs, outputs)."""
-
-    def __init__(self, config: AWDLSTMConfig, n_classes: int, bptt: int = 70, max_len: int = 20 * 70,
-                 head_hidden: int = 50, head_drops: tuple[float, float] = (0.4 * 0.5, 0.1)):
-        super().__init__()
-        if n_classes < 2:
-            raise ValueError(f"a classifier needs at least 2 classes, got {n_classes}")
-        self.config, self.head_drops = config, tuple(head_drops)
-        self.encoder = MultiBatchEncoder(AWDLSTMEncoder(config), bptt, max_len)
-        self.head = PoolingLinearClassifier([3 * config.emb_size, head_hidden, n_classes], list(head_drops))
-
-    def forward(self, ids: torch.Tensor):
-        raw_outputs, outputs = self.encoder(ids)
-        pad_mask = ids[-outputs[-1].shape[0] :] == self.config.pad_id
-        return self.head(outputs[-1], pad_mask), raw_outputs, outputs
-
-    def layer_groups(self) -> list[list[nn.Module]]:
-        """Embedding, each LSTM layer, the head (fastai v0.7's grouping for the classifier)."""
-        enc = self.encoder.encoder
-        return [[enc.encoder, enc.input_dp]] + [
-            [rnn, dp] for rnn, dp in zip(enc.rnns, enc.hidden_dps, strict=True)
-        ] + [[self.head]]
 
 
 def language_model_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

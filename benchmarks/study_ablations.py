@@ -5,13 +5,14 @@ split by movie) from ../shared/data, pretraining on its general-English corpus.
 Every configuration is trained with seeds 0, 1, 2 (the data order, dropout masks and new weights
 change; the pretrained language model is shared, as the paper's single WikiText-103 model was).
 Each finished run is cached as JSON under benchmarks/results/ablations/, so the study resumes where it
-stopped and the report regenerates without training: `--report` only reads the cache.
+stopped and the report regenerates without training: `--report` only reads the cache. The report is
+benchmarks/results/ablations.json.
 
 The model is ulmlite's `Recipe.small()` (embedding 128, hidden 384, 3 layers, vocabulary 15k,
 bfloat16 autocast), the same as `make demo`. Baselines on the same split: TF-IDF (word 1-2-grams) +
 logistic regression, and NBSVM (Wang & Manning 2012; the NB-weighted logistic-regression variant).
 
-    python benchmarks/ablations.py [--only table4,table7,...] [--seeds 3] [--report]
+    python benchmarks/study_ablations.py [--only table4,table7,...] [--seeds 3] [--report]
 """
 
 import argparse
@@ -31,10 +32,11 @@ from common import bar, write_results  # noqa: E402
 
 from ulmlite import ulmfit  # noqa: E402
 from ulmlite.nn import LanguageModel  # noqa: E402
-from ulmlite.text import NumericCorpus, PlainTextCorpus, Tokenizer, Vocab, read_csv  # noqa: E402
+from ulmlite.text import NumericCorpus, PlainTextCorpus, Tokenizer, read_csv, read_lines  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-CACHE = Path(__file__).resolve().parent / "results" / "ablations"
+NAME = "ablations"  # the report's and the cache's name under results/ (the docs read them)
+CACHE = Path(__file__).resolve().parent / "results" / NAME
 WORK = Path(__file__).resolve().parents[1] / "runs" / "study"  # model folders (not committed)
 CLASSES = ["rotten", "fresh"]
 LOW_SHOT = [100, 300, 1000, 3000, None]  # None: every training label
@@ -96,16 +98,15 @@ class Data:
         splits = {s: read_csv(DATA / "rt_polarity" / f"{s}.csv", classes=CLASSES) for s in ("train", "valid", "test")}
         self.texts = splits
         tokens = {s: tokenizer.corpus(list(d.docs), name=f"rt_{s}") for s, d in splits.items()}
-        plots = [line for line in (DATA / "rt_polarity" / "unlabelled_plots.txt").read_text().splitlines() if line]
+        plots = read_lines(DATA / "rt_polarity" / "unlabelled_plots.txt")
         self.plot_tokens = tokenizer.corpus(plots, name="rt_plots")
         domain = tokenizer.corpus(list(splits["train"].docs) + plots, name="rt_train+plots")
-        self.vocab = Vocab.from_corpus(domain, RECIPE.max_vocab, RECIPE.min_freq)
         self.tokens = tokens
         general = tokenizer.corpus(PlainTextCorpus(DATA / "general_en" / "train.txt"), name="general_en")
-        self.general_vocab = Vocab.from_corpus(general, RECIPE.max_vocab, RECIPE.min_freq)
-        self.general_ids = ulmfit.language_model_ids(general, self.general_vocab)
-        self.domain_ids = ulmfit.language_model_ids(domain, self.vocab)
-        self.valid_ids = ulmfit.language_model_ids(tokens["valid"], self.vocab)
+        # The same streams the recipe gives every caller: general English cut 95 / 5, the in-domain
+        # text validated on the validation snippets.
+        *self.general_split, self.general_vocab = ulmfit.lm_streams(general, RECIPE)
+        self.domain_ids, self.valid_ids, self.vocab = ulmfit.lm_streams(domain, RECIPE, valid=tokens["valid"])
         self.corpora = {(s, b): ulmfit.classifier_corpus(t, self.vocab, splits[s].labels, backwards=b)
                         for s, t in tokens.items() for b in (False, True)}
 
@@ -122,10 +123,8 @@ class Data:
 def pretrained(data: Data, backwards: bool) -> Path:
     out = WORK / f"pretrained-{'bwd' if backwards else 'fwd'}"
     if not (out / "checkpoint.json").exists():
-        ids = data.general_ids  # the loader reads it right to left for a backward model
-        cut = int(len(ids) * 0.95)
-        ulmfit.pretrain(ids[:cut], ids[cut:], data.general_vocab, RECIPE, out, backwards=backwards, seed=0,
-                        progress=False)
+        train, valid = data.general_split  # the loader reads them right to left for a backward model
+        ulmfit.pretrain(train, valid, data.general_vocab, RECIPE, out, backwards=backwards, seed=0, progress=False)
     return out
 
 
@@ -326,7 +325,7 @@ def report(seeds: list[int]) -> None:
         bars["ulmfit_test_accuracy"] = bar(1 - ulmfit_row["test_error"], 0.80)
     seconds = sum(json.loads(p.read_text()).get("seconds", 0) for p in CACHE.glob("*.json"))
     write_results(__file__, rows, bars, extra={"seeds": seeds, "classifier_seconds": seconds,
-                                               "recipe": str(RECIPE)})
+                                               "recipe": str(RECIPE)}, name=NAME)
 
 
 def main() -> None:

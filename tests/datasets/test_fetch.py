@@ -13,8 +13,8 @@ import zipfile
 
 import pytest
 
+from ulmlite.datasets import FetchError, download, fetch_dataset, prepare_general_en, prepare_rt_polarity
 from ulmlite.text import read_csv, read_imdb
-from ulmlite.text.fetch import FetchError, download, fetch_dataset, prepare_general_en, prepare_rt_polarity
 
 
 class Server:
@@ -115,7 +115,7 @@ def test_http_error_is_clear(tmp_path, server):
 def test_corrupt_archive_leaves_no_folder(tmp_path):
     bad = tmp_path / "bad.tar.gz"
     bad.write_bytes(b"not an archive")
-    from ulmlite.text.fetch import extract
+    from ulmlite.datasets import extract
 
     with pytest.raises(FetchError, match="not a readable archive"):
         extract(bad, tmp_path / "out")
@@ -169,7 +169,7 @@ def test_prepare_general_en_from_npm_tarballs(tmp_path):
 def test_wikipedia_articles_from_the_gensim_wheel(tmp_path):
     from xml.sax.saxutils import escape
 
-    from ulmlite.text.fetch import WIKI_MEMBER
+    from ulmlite.datasets.general_en import WIKI_MEMBER
 
     body = ("'''Cinema''' is the [[art]] of [[moving image|moving pictures]].{{citation needed}}"
             "<ref>A source.</ref> See [https://example.org the site].\n== History ==\n" + "Films were made. " * 20

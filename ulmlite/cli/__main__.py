@@ -1,0 +1,5 @@
+import sys
+
+from ulmlite.cli import main
+
+sys.exit(main())
