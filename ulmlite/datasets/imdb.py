@@ -40,7 +40,7 @@ def imdb_rows(wheel: Path, sha256: str | None = IMDB_SHA256) -> list[tuple[str, 
 def split_imdb(rows: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
     """Per class, in the file's order: the first 80% train, the next 10% valid, the last 10% test.
     Contiguous blocks keep the reviews of one movie (adjacent in the file) on one side."""
-    splits = {"train": [], "valid": [], "test": []}
+    splits: dict[str, list[tuple[str, str]]] = {"train": [], "valid": [], "test": []}
     for name in IMDB_CLASSES.values():
         docs = [row for row in rows if row[0] == name]
         a, b = int(len(docs) * 0.8), int(len(docs) * 0.9)

