@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # GPUs after them (their driver compiles it).
 export TORCH_CUDA_ARCH_LIST ?= 8.0;9.0+PTX
 
-.PHONY: all demo lesson gpu-check test build rebuild bench bench-quick study lint format clean
+.PHONY: all demo lesson gpu-check test build rebuild bench bench-quick study lint format figures clean
 
 all: test
 
@@ -61,8 +61,12 @@ study: build
 	$(PY) benchmarks/study_ablations.py
 
 lint: $(DEPS)
-	$(VENV)/bin/ruff check ulmlite tests benchmarks setup.py
+	$(VENV)/bin/ruff check ulmlite tests benchmarks docs setup.py
 	$(VENV)/bin/mypy ulmlite
+
+# The docs' figures (docs/figures/*.png), drawn from the code and benchmarks/results/: no build, no training.
+figures: $(DEPS)
+	$(PY) docs/figures.py
 
 format: $(DEPS)
 	$(VENV)/bin/ruff format ulmlite tests benchmarks setup.py
