@@ -14,7 +14,7 @@ regression on the same split.
 import argparse
 import time
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +25,19 @@ from ulmlite.datasets import fetch_general_en, fetch_imdb, fetch_rt_polarity
 from ulmlite.pipeline import ensemble_report, run_directions, write_report
 from ulmlite.text import PlainTextCorpus, Tokenizer, Vocab, read_csv
 
+
+@dataclass(frozen=True)
+class DemoSizes:
+    pretrain_tokens: int  # per direction
+    lm_epochs: int
+    clf_epochs: int
+    pretrain_on: str  # "general" or "general+imdb"
+
+
 # The demo's sizes where training runs in float32 (CPUs without native bfloat16): there it runs at
 # about a third of the tokens/s, so less pretraining text and fewer epochs keep `make demo` within 20
 # minutes (docs/ulmfit.md has the measurements).
-FP32_SIZES = {"pretrain_tokens": 600_000, "lm_epochs": 2, "clf_epochs": 4, "pretrain_on": "general"}
+FP32_SIZES = DemoSizes(pretrain_tokens=600_000, lm_epochs=2, clf_epochs=4, pretrain_on="general")
 
 
 def spread_documents(tokens, vocab: Vocab, n_tokens: int, spread: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -51,7 +60,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", default="runs/demo")
     parser.add_argument("--pretrain-tokens", type=int, default=None,
                         help="tokens to pretrain on, per direction (default 1.5M in bfloat16, "
-                             f"{FP32_SIZES['pretrain_tokens'] // 1000}k in float32)")
+                             f"{FP32_SIZES.pretrain_tokens // 1000}k in float32)")
     parser.add_argument("--pretrain-on", choices=["general", "general+imdb"], default=None,
                         help="pretraining text: general English alone (the default in float32), or half general "
                              "English and half IMDB reviews (the default in bfloat16; the registry's IMDB rows only)")
@@ -80,10 +89,10 @@ def main(argv=None) -> dict:
     print(precision.training_line(), flush=True)
     budget = 1_500_000
     if not precision.bf16:  # float32 runs at a third of the tokens/s: a smaller demo keeps to the 20 minutes
-        recipe = replace(recipe, lm_epochs=FP32_SIZES["lm_epochs"], clf_epochs=FP32_SIZES["clf_epochs"])
-        budget = FP32_SIZES["pretrain_tokens"]
+        recipe = replace(recipe, lm_epochs=FP32_SIZES.lm_epochs, clf_epochs=FP32_SIZES.clf_epochs)
+        budget = FP32_SIZES.pretrain_tokens
         # Half general English, half reviews, diverged at this budget: it stays with general English.
-        args.pretrain_on = args.pretrain_on or FP32_SIZES["pretrain_on"]
+        args.pretrain_on = args.pretrain_on or FP32_SIZES.pretrain_on
         print(f"float32: pretraining on {budget // 1000}k tokens ({args.pretrain_on}), {recipe.lm_epochs} epochs "
               f"of LM fine-tuning, {recipe.clf_epochs} in the classifier's last stage (bfloat16: 1500k of "
               f"general+imdb, 3, 5)")
@@ -92,7 +101,8 @@ def main(argv=None) -> dict:
     if args.quick:
         recipe = replace(recipe, config=replace(recipe.config, emb_size=16, hidden_size=32), lm_epochs=1,
                          clf_epochs=1, max_vocab=2000)
-        splits = {s: replace(d, docs=d.docs[:300], labels=d.labels[:300]) for s, d in splits.items()}
+        splits = {s: replace(d, docs=d.docs[:300], labels=None if d.labels is None else d.labels[:300])
+                  for s, d in splits.items()}
         budget = 30_000
     tokenizer = Tokenizer(progress=True)
 
@@ -110,22 +120,22 @@ def main(argv=None) -> dict:
     # General English: its first tokens, as before; the reviews: evenly spaced (the file is sorted by label).
     parts = [spread_documents(tokens, general_vocab, share, spread=name != "general English")
              for (name, tokens), share in zip(pretraining.items(), shares, strict=True)]
-    general_split = tuple(np.concatenate([part[k] for part in parts]) for k in range(2))
+    general_split = (np.concatenate([part[0] for part in parts]), np.concatenate([part[1] for part in parts]))
     pretrain_text = " + ".join(f"{len(p[0]) // 1000}k {name}" for name, p in zip(pretraining, parts, strict=True))
     plots = [line for line in (rt / "unlabelled_plots.txt").read_text(encoding="utf-8").splitlines() if line]
     if args.quick:
         plots = plots[:100]
     domain_tokens = tokenizer.corpus(list(splits["train"].docs) + plots, name="rt_train+plots")
     tokens = {s: tokenizer.corpus(list(splits[s].docs), name=f"rt_{s}") for s in ("train", "valid", "test")}
-    *domain_ids, domain_vocab = ulmfit.lm_streams(domain_tokens, recipe, valid=tokens["valid"])
+    domain_train, domain_valid, domain_vocab = ulmfit.lm_streams(domain_tokens, recipe, valid=tokens["valid"])
     corpora = {s: ulmfit.classifier_corpus(t, domain_vocab, splits[s].labels) for s, t in tokens.items()}
     # What word frequencies alone score on each LM's validation text (the same in both directions).
     unigram = {"pretrain": ulmfit.unigram_perplexity(*general_split, len(general_vocab)),
-               "finetune_lm": ulmfit.unigram_perplexity(*domain_ids, len(domain_vocab))}
+               "finetune_lm": ulmfit.unigram_perplexity(domain_train, domain_valid, len(domain_vocab))}
 
     results = run_directions(out, not args.no_backward, recipe=recipe, seed=args.seed, classes=classes,
                              pretrain_text=pretrain_text, general_ids=general_split, general_vocab=general_vocab,
-                             domain_ids=tuple(domain_ids), domain_vocab=domain_vocab, corpora=corpora,
+                             domain_ids=(domain_train, domain_valid), domain_vocab=domain_vocab, corpora=corpora,
                              unigram_perplexity=unigram)
     baseline = tfidf_logistic_regression(splits["train"], splits["test"])
     seconds = time.perf_counter() - start

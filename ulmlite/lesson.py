@@ -106,16 +106,16 @@ def main(argv=None) -> dict:
     tokenizer = Tokenizer(progress=True)
 
     general_tokens = tokenizer.corpus(PlainTextCorpus(general / "train.txt"), name="general_en")
-    *general_split, general_vocab = ulmfit.lm_streams(general_tokens, recipe, max_tokens=budget)
+    general_train, general_valid, general_vocab = ulmfit.lm_streams(general_tokens, recipe, max_tokens=budget)
     tokens = {s: tokenizer.corpus(list(d.docs), name=f"imdb_{s}" + ("_quick" if args.quick else ""))
               for s, d in {**lm_text, "test": splits["test"]}.items()}
     # LM fine-tuning: the training reviews, with the validation reviews as its validation text.
-    *domain_ids, domain_vocab = ulmfit.lm_streams(tokens["train"], recipe, valid=tokens["valid"])
+    domain_train, domain_valid, domain_vocab = ulmfit.lm_streams(tokens["train"], recipe, valid=tokens["valid"])
     train_tokens = tokens["train"] if subset is None else tokens["train"].select(subset)
     corpora = {"train": ulmfit.classifier_corpus(train_tokens, domain_vocab, splits["train"].labels),
                **{s: ulmfit.classifier_corpus(tokens[s], domain_vocab, splits[s].labels) for s in ("valid", "test")}}
-    unigram = {"pretrain": ulmfit.unigram_perplexity(*general_split, len(general_vocab)),
-               "finetune_lm": ulmfit.unigram_perplexity(*domain_ids, len(domain_vocab))}
+    unigram = {"pretrain": ulmfit.unigram_perplexity(general_train, general_valid, len(general_vocab)),
+               "finetune_lm": ulmfit.unigram_perplexity(domain_train, domain_valid, len(domain_vocab))}
     init_rows, found = None, None
     if vectors is not None:
         from ulmlite.pretrained import vectors_for_vocab
@@ -124,8 +124,8 @@ def main(argv=None) -> dict:
         print(f"{args.init_embeddings}: {found:.1%} of the pretraining vocabulary has a vector")
 
     results = run_directions(out, not args.no_backward, recipe=recipe, seed=args.seed, classes=CLASSES,
-                             general_ids=tuple(general_split), general_vocab=general_vocab,
-                             domain_ids=tuple(domain_ids), domain_vocab=domain_vocab, corpora=corpora,
+                             general_ids=(general_train, general_valid), general_vocab=general_vocab,
+                             domain_ids=(domain_train, domain_valid), domain_vocab=domain_vocab, corpora=corpora,
                              unigram_perplexity=unigram, init_embeddings=init_rows)
     baselines = {"tfidf_lr": tfidf_logistic_regression(splits["train"], splits["test"]),
                  "nbsvm_bi": nbsvm_bigrams(splits["train"], splits["test"])}
@@ -133,9 +133,9 @@ def main(argv=None) -> dict:
     report = {**ensemble_report(results, corpora["test"].labels, CLASSES, recipe, precision,
                                 accuracy_key="imdb_test_accuracy"),
               "baselines": baselines, "seconds": seconds, "train_docs": len(splits["train"]),
-              "lm_train_tokens": int(len(domain_ids[0])), "unigram_perplexity": unigram,
+              "lm_train_tokens": int(len(domain_train)), "unigram_perplexity": unigram,
               "init_embeddings": args.init_embeddings, "init_embeddings_found": found, "quick": args.quick,
-              "pretrain_tokens": int(len(general_split[0]))}
+              "pretrain_tokens": int(len(general_train))}
     each = write_report(out, report)
     print(f"\nIMDB test accuracy {report['imdb_test_accuracy']:.4f} ({each}; TF-IDF + LR {baselines['tfidf_lr']:.4f}, "
           f"NBSVM-bi {baselines['nbsvm_bi']:.4f}) in {seconds / 60:.1f} minutes; report: {out / 'report.json'}")

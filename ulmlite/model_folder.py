@@ -36,6 +36,7 @@ def load_model_dir(folder, backend: str | None = None):
         raise ValueError(f"{folder}: the vocabulary does not match its recorded hash")
     if backend:
         config = replace(config, backend=backend)
+    model: LanguageModel | TextClassifier
     if kind == "lm":
         model = LanguageModel(config)
     elif kind == "classifier":

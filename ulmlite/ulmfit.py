@@ -14,6 +14,7 @@ model's id streams, the same way for every caller.
 
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -204,7 +205,9 @@ def finetune_lm(pretrained, train_ids, valid_ids, vocab: Vocab, recipe: Recipe, 
                     identity=_identity(vocab, backwards, seed), clip=recipe.clip)
     n = len(learn.groups)
     rates = learn.discriminative_lrs(recipe.lm_lr) if discriminative else [recipe.lm_lr] * n
-    args = {"stlr": [dict(cut_frac=0.5, ratio=32), dict(cut_frac=0.1, ratio=20)]}.get(schedule, [{}, {}])
+    # the schedule's keyword arguments in each stage (stlr: the lesson's use_clr=(32, 2), then (20, 10))
+    stlr_args = [dict(cut_frac=0.5, ratio=32), dict(cut_frac=0.1, ratio=20)]
+    args: list[dict[str, Any]] = stlr_args if schedule == "stlr" else [{}, {}]
     if recipe.lm_last_epochs:
         learn.freeze_to(-1)  # lesson: the new embedding rows first
         learn.fit(recipe.lm_last_epochs, [r / 2 for r in rates], schedule=schedule, checkpoint_dir=_stage_dir(out, 1),
@@ -265,7 +268,8 @@ def train_classifier(lm, train: NumericCorpus, valid: NumericCorpus, classes: li
 def predict_proba(model: TextClassifier, corpus: NumericCorpus, bs: int = 64) -> np.ndarray:
     """Class probabilities for every document, in corpus order."""
     model.eval()
-    probs = np.zeros((len(corpus), model.head.layers[-1].out_features), dtype=np.float64)
+    n_classes = cast(torch.nn.Linear, model.head.layers[-1]).out_features  # the head ends in a Linear
+    probs = np.zeros((len(corpus), n_classes), dtype=np.float64)
     order = np.argsort(-corpus.lengths(), kind="stable")
     for i in range(0, len(order), bs):
         batch = order[i : i + bs]

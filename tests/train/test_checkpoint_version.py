@@ -45,7 +45,8 @@ def test_a_version_1_checkpoint_is_refused_naming_its_file_versions_and_the_upgr
     save_v1(monkeypatch, tmp_path / "old", models()["lm"], epoch=1)
     assert "encoder.encoder.weight" in json.loads((tmp_path / "old" / "checkpoint.json").read_text())["manifest"]
     message = (re.escape(f"{tmp_path / 'old' / 'checkpoint.json'} is a checkpoint of format version 1; this "
-                         "ulmlite reads version 2") + r".*ulmlite upgrade-checkpoint " + re.escape(str(tmp_path / "old")))
+                         "ulmlite reads version 2")
+               + r".*ulmlite upgrade-checkpoint " + re.escape(str(tmp_path / "old")))
     with pytest.raises(CheckpointVersionError, match=message):
         load_checkpoint(tmp_path / "old", LanguageModel(CONFIG))
     ids = np.random.default_rng(0).integers(2, 20, 600).astype(np.int32)

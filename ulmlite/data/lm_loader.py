@@ -22,11 +22,10 @@ class LanguageModelLoader:
 
     def __init__(self, ids, bs: int, bptt: int, backwards: bool = False, seed: int | None = None,
                  shuffle_docs: bool = False):
+        self.offsets: np.ndarray | None = None  # document boundaries, known for a NumericCorpus
         if isinstance(ids, NumericCorpus):
             self.offsets = np.asarray(ids.offsets)
             ids = ids.ids
-        else:
-            self.offsets = None
         ids = np.asarray(ids)
         if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
             raise ValueError(f"LanguageModelLoader expects a 1-D integer id array, got {ids.dtype} {ids.shape}")
@@ -69,6 +68,7 @@ class LanguageModelLoader:
     def _stream(self) -> np.ndarray:
         ids = self.ids
         if self.shuffle_docs:
+            assert self.offsets is not None  # __init__ refuses shuffle_docs without them
             order = self.rng.permutation(len(self.offsets) - 1)
             ids = np.concatenate([ids[self.offsets[k] : self.offsets[k + 1]] for k in order])
         return ids[::-1] if self.backwards else ids

@@ -109,8 +109,8 @@ class ClassifierLoader:
         return pad_collate([(corpus.doc(k), labels[k]) for k in batch], pad_id)
 
     def state_dict(self) -> dict:
-        return {"rng": self.sampler.rng.bit_generator.state} if self.train else {}
+        return {"rng": self.sampler.rng.bit_generator.state} if isinstance(self.sampler, SortishSampler) else {}
 
     def load_state_dict(self, state: dict) -> None:
-        if self.train:
+        if isinstance(self.sampler, SortishSampler):  # the training order: the only one drawn at random
             self.sampler.rng.bit_generator.state = state["rng"]

@@ -4,6 +4,7 @@ fast.ai's 2018 lesson 10 (the numbers' origins are noted).
 """
 
 from dataclasses import dataclass, replace
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -84,10 +85,9 @@ class AWDLSTMEncoder(nn.Module):
         check_token_ids(ids, self.config.vocab_size, type(self).__name__)
         batch = ids.shape[1]
         if self.hidden is None or self.hidden[0][0].shape[1] != batch:
-            self.hidden = [
-                (w.new_zeros(1, batch, rnn.module.hidden_size), w.new_zeros(1, batch, rnn.module.hidden_size))
-                for rnn, w in ((r, self.embedding.weight) for r in self.rnns)
-            ]
+            w = self.embedding.weight
+            sizes = [cast(LSTM, rnn.module).hidden_size for rnn in self.rnns]  # each WeightDrop wraps an LSTM
+            self.hidden = [(w.new_zeros(1, batch, n), w.new_zeros(1, batch, n)) for n in sizes]
         x = self.input_dp(self.embedding_dp(ids))
         raw_outputs, outputs, new_hidden = [], [], []
         for k, (rnn, hidden_dp) in enumerate(zip(self.rnns, self.hidden_dps, strict=True)):

@@ -17,12 +17,16 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from ulmlite.text.corpus import TokenCorpus
 from ulmlite.text.rules import SPECIAL_TOKENS, apply_rules, mark_fields
+
+if TYPE_CHECKING:
+    from spacy.language import Language
 
 Document = str | tuple[str, ...] | list[str]  # one field, or several (title, text, ...)
 CACHE_VERSION = 1
@@ -138,7 +142,7 @@ class _CorpusBuilder:
     """Collects (strings, local ids, lengths) chunks into one corpus, remapping each chunk's small
     string table onto the global one."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.index: dict[str, int] = {s: i for i, s in enumerate(SPECIAL_TOKENS)}
         self.ids: list[np.ndarray] = []
         self.lengths: list[np.ndarray] = []
@@ -156,20 +160,23 @@ class _CorpusBuilder:
         return TokenCorpus(list(self.index), ids.astype(np.int32), offsets)
 
 
-_SPACY = None
+_SPACY: "Language | None" = None  # this process's blank spaCy pipeline, made by _init_worker
 
 
 def _init_worker(lang: str) -> None:
     global _SPACY
     if _SPACY is None:
         import spacy
+        from spacy.tokenizer import Tokenizer as SpacyTokenizer
 
         _SPACY = spacy.blank(lang)
+        tokenizer = cast(SpacyTokenizer, _SPACY.tokenizer)  # typed as any callable; a blank pipeline's is this
         for token in SPECIAL_TOKENS:  # keep the special tokens whole whatever spaCy's rules say
-            _SPACY.tokenizer.add_special_case(token, [{"ORTH": token}])
+            tokenizer.add_special_case(token, [{"ORTH": token}])
 
 
 def _tokenize(doc: Document, mark_capitalized: bool) -> list[str]:
+    assert _SPACY is not None  # every caller (and each pool worker) runs _init_worker first
     text = apply_rules(mark_fields(_fields(doc)).replace("\x00", " "), mark_capitalized)
     return [t.text for piece in _pieces(text) for t in _SPACY.tokenizer(piece)]
 
@@ -177,7 +184,8 @@ def _tokenize(doc: Document, mark_capitalized: bool) -> list[str]:
 def _tokenize_chunk(task) -> tuple[list[str], np.ndarray, np.ndarray]:
     docs, mark_capitalized = task
     table: dict[str, int] = {}
-    ids, lengths = [], []
+    ids: list[int] = []
+    lengths: list[int] = []
     for doc in docs:
         tokens = _tokenize(doc, mark_capitalized)
         ids.extend(table.setdefault(t, len(table)) for t in tokens)

@@ -8,8 +8,9 @@ from ulmlite.train.checkpoint import (
     save_encoder,
     upgrade_checkpoint,
 )
-from ulmlite.train.learner import Hooks, Learner, TrainingDiverged
+from ulmlite.train.learner import Hooks, Learner
 from ulmlite.train.lr_find import LRFinderResult
+from ulmlite.train.model import TrainingDiverged
 from ulmlite.train.schedules import Constant, Cosine, OneCycle, SlantedTriangular
 
 __all__ = [

@@ -17,6 +17,7 @@ import re
 import shutil
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -178,7 +179,7 @@ def model_identity(model: torch.nn.Module, extra: dict | None = None) -> dict:
     (e.g. the vocabulary's hash), as JSON stores them."""
     config = getattr(model, "config", None)
     config = ({k: v for k, v in asdict(config).items() if k not in ("backend", "loss_backend")}
-              if is_dataclass(config) else {})
+              if is_dataclass(config) and not isinstance(config, type) else {})
     return json.loads(json.dumps({"config": config, **(extra or {})}))
 
 
@@ -197,7 +198,7 @@ def check_identity(folder: str | Path, meta: dict, identity: dict) -> None:
 
 
 def rng_state(loader_rng: np.random.Generator | None = None) -> dict:
-    state = {"torch": torch.get_rng_state().tolist()}
+    state: dict[str, Any] = {"torch": torch.get_rng_state().tolist()}
     if loader_rng is not None:
         state["numpy"] = loader_rng.bit_generator.state
     return state
@@ -209,10 +210,16 @@ def set_rng_state(state: dict, loader_rng: np.random.Generator | None = None) ->
         loader_rng.bit_generator.state = state["numpy"]
 
 
-def save_encoder(path: str | Path, model: torch.nn.Module) -> Path:
-    """The encoder alone (embedding + LSTMs), to start a classifier from a fine-tuned LM."""
+def _encoder(model: torch.nn.Module) -> torch.nn.Module:
+    """The AWD-LSTM encoder of a LanguageModel, or of a TextClassifier (inside its MultiBatchEncoder)."""
     encoder = model.encoder
     encoder = getattr(encoder, "encoder", encoder) if not hasattr(encoder, "rnns") else encoder
+    return cast(torch.nn.Module, encoder)  # nn.Module's __getattr__ says Tensor | Module
+
+
+def save_encoder(path: str | Path, model: torch.nn.Module) -> Path:
+    """The encoder alone (embedding + LSTMs), to start a classifier from a fine-tuned LM."""
+    encoder = _encoder(model)
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     save_model(encoder, str(tmp))
@@ -222,8 +229,7 @@ def save_encoder(path: str | Path, model: torch.nn.Module) -> Path:
 
 
 def load_encoder(path: str | Path, model: torch.nn.Module) -> None:
-    encoder = model.encoder
-    encoder = getattr(encoder, "encoder", encoder) if not hasattr(encoder, "rnns") else encoder
+    encoder = _encoder(model)
     try:
         load_model(encoder, str(path))
     except Exception as err:

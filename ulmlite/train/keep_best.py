@@ -27,7 +27,9 @@ class BestEpoch:
     def __init__(self, metric: str, model: torch.nn.Module, checkpoint_dir: str | Path | None, resuming: bool):
         self.metric, self.model, self.sign = metric, model, KEEP_BEST[metric]
         self.folder = Path(checkpoint_dir).with_name(Path(checkpoint_dir).name + "-best") if checkpoint_dir else None
-        self.epoch, self.value, self.state = None, None, None
+        self.epoch: int | None = None
+        self.value: float | None = None
+        self.state: dict[str, torch.Tensor] | None = None  # the weights, when there is no folder for them
         if self.folder is not None:
             if resuming and (self.folder / "checkpoint.json").exists():
                 info = read_info(self.folder)
@@ -52,5 +54,6 @@ class BestEpoch:
             if self.state is not None:
                 self.model.load_state_dict(self.state)
             else:
+                assert self.folder is not None  # update() keeps the weights in memory when there is none
                 load_checkpoint(self.folder, self.model)
         return {"epoch": self.epoch, self.metric: self.value}

@@ -5,10 +5,12 @@ from collections.abc import Callable
 
 import torch
 
+from ulmlite.train.model import Model
+
 DISCRIMINATIVE_FACTOR = 2.6  # ULMFiT section 3.2: eta^{l-1} = eta^l / 2.6
 
 
-def param_groups(model: torch.nn.Module) -> list[list[torch.nn.Parameter]]:
+def param_groups(model: Model) -> list[list[torch.nn.Parameter]]:
     """The parameters of each of `model.layer_groups()`; every parameter must be in one."""
     seen: set[int] = set()
     groups = []

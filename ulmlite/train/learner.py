@@ -1,7 +1,8 @@
 """The training loop: discriminative learning rates over the model's layer groups, gradual
 unfreezing, schedules, AR/TAR, gradient clipping, bfloat16 autocast, checkpoints that resume the
 schedule where it stopped, and data parallelism over torch.distributed. Beside it in ulmlite/train:
-layer_groups.py, keep_best.py (the best epoch's weights), progress.py and lr_find.py.
+model.py (what the Learner needs of its model), layer_groups.py, keep_best.py (the best epoch's
+weights), progress.py and lr_find.py.
 
 No callback machinery: the loop below is the whole story; `hooks` are plain functions called at
 two named points (after each batch, after each epoch).
@@ -12,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, cast
 
 import torch
 import torch.nn.functional as F
@@ -31,37 +32,12 @@ from ulmlite.train.checkpoint import (
 )
 from ulmlite.train.keep_best import BestEpoch, check_metric
 from ulmlite.train.layer_groups import discriminative_lrs, param_groups, set_trainable
+from ulmlite.train.model import Model, TrainingDiverged
 from ulmlite.train.progress import EpochProgress, metrics_line
 from ulmlite.train.schedules import SCHEDULES
 
 if TYPE_CHECKING:
     from ulmlite.train.lr_find import LRFinderResult
-
-
-class Model(Protocol):
-    """What the Learner needs of its model, an nn.Module (LanguageModel and TextClassifier are ones).
-    Optional: `reset()` (called when present) and `config`, a dataclass stored in checkpoints."""
-
-    def layer_groups(self) -> list[list[torch.nn.Module]]:
-        """Modules from the input side to the output side; each parameter counts in its first group."""
-
-    def reset(self) -> None:
-        """Forget the state carried from batch to batch (at each epoch and validation)."""
-
-    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
-        """(logits, raw_outputs, outputs): logits (T, B, V) for an LM, (B, C) for a classifier, and
-        the per-layer outputs before and after dropout (AR uses outputs[-1], TAR raw_outputs[-1])."""
-
-
-class FusedLossModel(Model, Protocol):
-    """A language model that may also compute its loss with the decoder (used when present)."""
-
-    def forward_loss(self, x: torch.Tensor, y: torch.Tensor):
-        """(mean cross-entropy, number of correct predictions, raw_outputs, outputs)."""
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite."""
 
 
 @dataclass
@@ -102,8 +78,13 @@ class Learner:
         self.history: list[dict] = []
         self.step = 0  # batches trained in the current fit
         self.best: dict | None = None  # the epoch a fit with keep_best kept
-        self.identity = model_identity(model, identity)  # as stored
-        dist.broadcast_parameters(self.model)
+        self.identity = model_identity(self._module, identity)  # as stored
+        dist.broadcast_parameters(self._module)
+
+    @property
+    def _module(self) -> torch.nn.Module:
+        """The model, for the functions typed on nn.Module (checkpoints, torch.distributed)."""
+        return cast(torch.nn.Module, self.model)  # every Model is an nn.Module (see Model)
 
     # --- layer groups -----------------------------------------------------------------------
 
@@ -160,7 +141,7 @@ class Learner:
                                         self.alpha, self.beta)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
-        dist.average_gradients(self.model)
+        dist.average_gradients(self._module)
         if self.clip:
             torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.grad is not None], self.clip)
         self.optimizer.step()
@@ -206,7 +187,7 @@ class Learner:
         start_epoch, self.step = 0, 0
         if checkpoint_dir and (Path(checkpoint_dir) / "checkpoint.json").exists():
             start_epoch = self._resume(checkpoint_dir, spec)
-        best = BestEpoch(keep_best, self.model, checkpoint_dir, resuming=start_epoch > 0) if keep_best else None
+        best = BestEpoch(keep_best, self._module, checkpoint_dir, resuming=start_epoch > 0) if keep_best else None
         self.best = None
         self.model.train()
         results = []
@@ -222,7 +203,7 @@ class Learner:
             if dist.is_main() and self.progress:
                 self._say(metrics_line(metrics))
             if best is not None:  # before the epoch's checkpoint: a resumed fit never misses a best
-                best.update(epoch + 1, metrics[keep_best])
+                best.update(epoch + 1, metrics[best.metric])
             if checkpoint_dir:
                 self.save(checkpoint_dir, fit=spec, epoch=epoch + 1)
             for hook in self.hooks.after_epoch:
@@ -261,13 +242,13 @@ class Learner:
     def save(self, folder: str | Path, **info) -> None:
         """A checkpoint of the model, the optimizer, the RNGs and the loader (rank 0 writes)."""
         if dist.is_main():
-            save_checkpoint(folder, self.model, self.optimizer, step=self.step, rng=rng_state(),
+            save_checkpoint(folder, self._module, self.optimizer, step=self.step, rng=rng_state(),
                             loader=self._loader_state(), history=self.history, identity=self.identity, **info)
         dist.barrier()
 
     def load(self, folder: str | Path) -> dict:
         check_identity(folder, read_info(folder), self.identity)
-        meta = load_checkpoint(folder, self.model, self.optimizer)
+        meta = load_checkpoint(folder, self._module, self.optimizer)
         set_rng_state(meta["rng"])
         if meta.get("loader") and hasattr(self.train_data, "load_state_dict"):
             self.train_data.load_state_dict(meta["loader"])

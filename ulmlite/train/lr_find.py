@@ -3,16 +3,39 @@ smoothed loss curve suggests where to train. Called as `Learner.lr_find`."""
 
 import copy
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import torch
 
 from ulmlite.train import distributed as dist
-from ulmlite.train.learner import Learner, TrainingDiverged
+from ulmlite.train.model import Model, TrainingDiverged
 
 
-def lr_find(learn: Learner, start_lr: float = 1e-7, end_lr: float = 10.0, num_it: int = 100, mode: str = "exp",
+class Trainer(Protocol):
+    """What lr_find uses of a Learner (which calls it: `Learner.lr_find`)."""
+
+    step: int
+
+    @property
+    def model(self) -> Model: ...
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer: ...
+
+    @property
+    def train_data(self) -> Iterable: ...
+
+    def _reset(self) -> None: ...
+
+    def discriminative_lrs(self, lr: float | list[float]) -> list[float]: ...
+
+    def train_batch(self, x, y, lrs: list[float], momentum: float | None) -> float: ...
+
+
+def lr_find(learn: Trainer, start_lr: float = 1e-7, end_lr: float = 10.0, num_it: int = 100, mode: str = "exp",
             stop_div: bool = True, plot: str | Path | None = None) -> "LRFinderResult":
     """Raise the learning rate batch by batch (exponentially or linearly), recording the
     smoothed loss; stop when it exceeds 4x its minimum. Weights and optimizer are restored."""
@@ -20,11 +43,13 @@ def lr_find(learn: Learner, start_lr: float = 1e-7, end_lr: float = 10.0, num_it
         raise ValueError(f"mode must be 'exp' or 'linear', got {mode!r}")
     saved = copy.deepcopy(learn.model.state_dict()), copy.deepcopy(learn.optimizer.state_dict())
     rng = torch.get_rng_state()
-    lrs, losses, smooth, best = [], [], 0.0, float("inf")
+    lrs: list[float] = []
+    losses: list[float] = []
+    smooth, best = 0.0, float("inf")
     learn.model.train()
     learn._reset()
     learn.step = 0
-    batches = iter(())
+    batches: Iterator[tuple[torch.Tensor, torch.Tensor]] = iter(())  # (x, y); empty: the first next() starts an epoch
     for i in range(num_it):
         p = i / max(1, num_it - 1)
         lr = start_lr * (end_lr / start_lr) ** p if mode == "exp" else start_lr + (end_lr - start_lr) * p
