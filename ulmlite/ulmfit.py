@@ -2,7 +2,7 @@
 
 1. pretrain      a language model on a general corpus (the paper: WikiText-103);
 2. finetune_lm   it on the target domain's text: vocabulary mapping, the last layer group first,
-                 then all, with discriminative rates and slanted triangular rates;
+                 then all, with one rate for every group (the lesson's) and slanted triangular rates;
 3. train_classifier  on the labels: the fine-tuned encoder + a concat-pooling head, gradual
                  unfreezing (last group, last two, all), discriminative rates, STLR;
 plus predict / evaluate, with a forward + backward ensemble.
@@ -45,15 +45,15 @@ class Recipe:
     lm_lr: float = 1e-3  # lesson: lr = 1e-3, lrs = lr (the LM uses one rate for all groups)
     lm_last_epochs: int = 1  # lesson: freeze_to(-1), 1 epoch at lr/2, use_clr=(32, 2)
     lm_epochs: int = 15  # lesson: cycle_len=15, use_clr=(20, 10)
-    clf_bs: int = 48  # lesson: bs = 48
-    clf_lr: float = 3e-3  # lesson: lr = 3e-3, lrm = 2.6
+    clf_bs: int = 48  # lesson: bs = 48 (its notebook's classifier loaders take bs // 2)
+    clf_lr: float = 3e-3  # lesson: lr = 3e-3, lrm = 2.6 (a later cell sets the five rates by hand)
     clf_epochs: int = 14  # lesson: the last stage, cycle_len=14, use_clr=(32, 10)
     clf_discriminative: bool = True  # lesson: lrs = lr / 2.6 per layer group downwards
     clf_keep_best: bool = False  # lesson: the last epoch; True: the last stage's best epoch by valid accuracy
-    clip: float = 0.25  # gradient-norm clipping of the language models (awd-lstm-lm, the lesson)
+    clip: float = 0.25  # gradient-norm clipping of the language models (awd-lstm-lm's; the lesson's LM sets none)
     clf_clip: float = 25.0  # lesson: learn.clip = 25. for the classifier
     keep_known_words: bool = False  # fine-tuning vocabulary: also the words pretraining knows seen only once or twice
-    wd: float = 1e-7  # lesson: wd = 1e-7
+    wd: float = 1e-7  # lesson: wd = 1e-7 for the language model (its classifier cell uses 0)
     precision: str = "auto"  # auto: bfloat16 autocast where this CPU computes bf16 natively (ulmlite.hardware)
     pretrain_drop_mult: float = 1.0  # every dropout of the pretraining LM scaled by this (fastai v1's drop_mult)
     lm_drop_mult: float = 1.0

@@ -135,7 +135,9 @@ def train_classifier(args) -> None:
     valid = ulmfit.classifier_corpus(valid_tokens, vocab, valid_labels, args.backwards)
     _, history = ulmfit.train_classifier(lm, train, valid, classes, recipe, args.out,
                                          backwards=args.backwards, seed=args.seed)
-    print(f"classifier: valid accuracy {history[-1]['accuracy']:.4f} -> {args.out}")
+    kept = next((h for h in history if h.get("kept")), None)  # keep-best: the epoch the weights are from
+    print(f"classifier: valid accuracy {(kept or history[-1])['accuracy']:.4f}"
+          + (f" (kept epoch {kept['epoch']} of the last stage)" if kept else "") + f" -> {args.out}")
 
 
 def _load_classifier(folder):
