@@ -23,7 +23,7 @@ from ulmlite import ulmfit
 from ulmlite.baselines import tfidf_logistic_regression
 from ulmlite.datasets import fetch_general_en, fetch_imdb, fetch_rt_polarity
 from ulmlite.pipeline import ensemble_report, run_directions, write_report
-from ulmlite.text import PlainTextCorpus, Tokenizer, Vocab, read_csv
+from ulmlite.text import PlainTextCorpus, Tokenizer, Vocab, read_csv, read_lines
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def main(argv=None) -> dict:
              for (name, tokens), share in zip(pretraining.items(), shares, strict=True)]
     general_split = (np.concatenate([part[0] for part in parts]), np.concatenate([part[1] for part in parts]))
     pretrain_text = " + ".join(f"{len(p[0]) // 1000}k {name}" for name, p in zip(pretraining, parts, strict=True))
-    plots = [line for line in (rt / "unlabelled_plots.txt").read_text(encoding="utf-8").splitlines() if line]
+    plots = read_lines(rt / "unlabelled_plots.txt")
     if args.quick:
         plots = plots[:100]
     domain_tokens = tokenizer.corpus(list(splits["train"].docs) + plots, name="rt_train+plots")
