@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import bar, write_results  # noqa: E402
 
 from ulmlite import ulmfit  # noqa: E402
+from ulmlite.model_folder import language_model  # noqa: E402
 from ulmlite.text import Tokenizer, read_csv  # noqa: E402
 
 
@@ -74,7 +75,8 @@ def main() -> None:
     test_labels = None
     for direction in args.directions:
         backwards = direction == "backward"
-        _, vocab, _ = ulmfit.load_model_dir(run / direction / "classifier")
+        lm = language_model(run / direction / "finetuned")  # once: every classifier of this direction starts here
+        vocab = lm[1]  # the classifiers' vocabulary too
         corpora = {s: ulmfit.classifier_corpus(t, vocab, labels[s], backwards) for s, t in tokens.items()}
         test_labels = corpora["test"].labels
         for seed in args.seeds:
@@ -84,8 +86,7 @@ def main() -> None:
                     model, _, _ = ulmfit.load_model_dir(folder)
                 else:
                     print(f"{direction}, seed {seed}: training the {name} classifier into {folder}", flush=True)
-                    model, _ = ulmfit.train_classifier(run / direction / "finetuned", corpora["train"],
-                                                       corpora["valid"], classes, recipe, folder,
+                    model, _ = ulmfit.train_classifier(lm, corpora["train"], corpora["valid"], classes, recipe, folder,
                                                        backwards=backwards, seed=seed, progress=False,
                                                        pretrained_encoder=pretrained)
                 key = f"{direction}_{name}_seed{seed}"

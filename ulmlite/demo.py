@@ -49,9 +49,7 @@ def spread_documents(tokens, vocab: Vocab, n_tokens: int, spread: bool = True) -
         offsets = np.asarray(tokens.offsets)
         keep = np.unique(np.floor(np.arange(0, len(tokens), len(ids) / n_tokens)).astype(np.int64))
         ids = np.concatenate([ids[offsets[k] : offsets[k + 1]] for k in keep])
-    ids = ids[:n_tokens]
-    cut = int(len(ids) * (1 - ulmfit.VALID_FRACTION))
-    return ids[:cut], ids[cut:]
+    return ulmfit.split_stream(ids[:n_tokens])
 
 
 def main(argv=None) -> dict:

@@ -22,27 +22,33 @@ def save_model_dir(folder, model, vocab: Vocab, kind: str, classes: list[str] | 
                            vocab_sha256=vocab_sha256(vocab), classes=classes, **info)
 
 
-def load_model_dir(folder, backend: str | None = None):
-    """(model, vocab, meta) from a folder written by save_model_dir, in eval mode."""
+KINDS = {"lm": "language model", "classifier": "classifier"}
+
+
+def load_model_dir(folder, backend: str | None = None, kind: str | None = None):
+    """(model, vocab, meta) from a folder written by save_model_dir, in eval mode; with `kind`
+    ("lm" or "classifier"), a folder holding the other kind is refused before its weights load."""
     if not (Path(folder) / "checkpoint.json").exists():
         raise ValueError(f"{folder} is not a ulmlite model folder (no checkpoint.json)")
     meta = read_info(folder)
     try:
-        kind, config = meta["kind"], AWDLSTMConfig(**meta["config"])
+        found, config = meta["kind"], AWDLSTMConfig(**meta["config"])
         vocab = Vocab(meta["vocab"])
     except (KeyError, TypeError) as err:
         raise ValueError(f"{folder}/checkpoint.json is not a ulmlite model description: {err}") from None
+    if kind is not None and found != kind:
+        raise ValueError(f"{folder} is a {found}, not a {KINDS[kind]}")
     if vocab_sha256(vocab) != meta.get("vocab_sha256"):
         raise ValueError(f"{folder}: the vocabulary does not match its recorded hash")
     if backend:
         config = replace(config, backend=backend)
     model: LanguageModel | TextClassifier
-    if kind == "lm":
+    if found == "lm":
         model = LanguageModel(config)
-    elif kind == "classifier":
+    elif found == "classifier":
         model = TextClassifier(config, len(meta["classes"]), **meta.get("classifier", {}))
     else:
-        raise ValueError(f"{folder}: unknown model kind {kind!r}")
+        raise ValueError(f"{folder}: unknown model kind {found!r}")
     load_checkpoint(folder, model)
     return model.eval(), vocab, meta
 
@@ -51,7 +57,5 @@ def language_model(source) -> tuple[LanguageModel, Vocab]:
     """(model, vocab) of a language model given as a folder or as an already loaded (model, vocab)."""
     if isinstance(source, tuple):
         return source
-    model, vocab, meta = load_model_dir(source)
-    if meta["kind"] != "lm":
-        raise ValueError(f"{source} is a {meta['kind']}, not a language model")
+    model, vocab, _ = load_model_dir(source, kind="lm")
     return model, vocab

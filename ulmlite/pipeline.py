@@ -143,7 +143,7 @@ def train_direction(job: dict) -> dict:
     model, clf = _step(out / "classifier", keys["classifier"], "classifier", say, classify)
     if model is None:  # reused: the test set still has to be scored
         model, _, _ = load_model_dir(out / "classifier")
-    kept = next((h for h in clf if h.get("kept")), None)  # the epoch keep_best ended with, if any
+    kept = ulmfit.kept_epoch(clf)
     probs = ulmfit.predict_proba(model, corpora["test"])
     accuracy = float((probs.argmax(1) == corpora["test"].labels).mean())
     valid = (kept or clf[-1])["accuracy"]

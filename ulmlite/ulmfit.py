@@ -93,8 +93,13 @@ def lm_streams(tokens, recipe: Recipe, valid=None, max_tokens: int | None = None
     ids = language_model_ids(tokens, vocab)[:max_tokens]
     if valid is not None:
         return ids, language_model_ids(valid, vocab), vocab
+    return (*split_stream(ids), vocab)
+
+
+def split_stream(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(train, valid): a stream's first 95% and its last 5% (VALID_FRACTION)."""
     cut = int(len(ids) * (1 - VALID_FRACTION))
-    return ids[:cut], ids[cut:], vocab
+    return ids[:cut], ids[cut:]
 
 
 def language_model_ids(corpus_tokens, vocab: Vocab) -> np.ndarray:
@@ -262,6 +267,12 @@ def train_classifier(lm, train: NumericCorpus, valid: NumericCorpus, classes: li
     return model, _finish(out, learn, vocab, "classifier", classes=classes, backwards=backwards,
                           classifier={"bptt": recipe.bptt, "head_drops": list(model.head_drops)},
                           kept_epoch=learn.best)
+
+
+def kept_epoch(history: list[dict]) -> dict | None:
+    """The history entry of the epoch a keep-best classifier ended with (train_classifier marks it),
+    or None when the model is the last epoch's."""
+    return next((h for h in history if h.get("kept")), None)
 
 
 @torch.no_grad()

@@ -135,18 +135,9 @@ def train_classifier(args) -> None:
     valid = ulmfit.classifier_corpus(valid_tokens, vocab, valid_labels, args.backwards)
     _, history = ulmfit.train_classifier(lm, train, valid, classes, recipe, args.out,
                                          backwards=args.backwards, seed=args.seed)
-    kept = next((h for h in history if h.get("kept")), None)  # keep-best: the epoch the weights are from
+    kept = ulmfit.kept_epoch(history)
     print(f"classifier: valid accuracy {(kept or history[-1])['accuracy']:.4f}"
           + (f" (kept epoch {kept['epoch']} of the last stage)" if kept else "") + f" -> {args.out}")
-
-
-def _load_classifier(folder):
-    from ulmlite import ulmfit
-
-    model, vocab, meta = ulmfit.load_model_dir(folder)
-    if meta["kind"] != "classifier":
-        raise ValueError(f"{folder} is a {meta['kind']}, not a classifier")
-    return model, vocab, meta
 
 
 def _probabilities(args, folders):
@@ -154,7 +145,7 @@ def _probabilities(args, folders):
     from ulmlite import ulmfit
     from ulmlite.text import Tokenizer, read_documents
 
-    models = [_load_classifier(folder) for folder in folders]
+    models = [ulmfit.load_model_dir(folder, kind="classifier") for folder in folders]
     classes = models[0][2]["classes"]
     for folder, (_, _, meta) in zip(folders, models, strict=True):
         if meta["classes"] != classes:

@@ -63,11 +63,12 @@ def recipe_from_args(args) -> Recipe:
             continue
         if f.type is bool:
             value = value == "on"
-        elif f.type in (int, float) and (value < 0 or (value == 0 and not any(z in f.name for z in ZERO_ALLOWED))):
-            flag = "--clip" if f.name == "clf_clip" and args.command == "train-classifier" else \
-                f"--{f.name.replace('_', '-')}"
-            least = "at least 0" if any(z in f.name for z in ZERO_ALLOWED) else "positive"
-            raise ValueError(f"{flag} must be {least}, got {value}")
+        elif f.type in (int, float):
+            zero_ok = any(z in f.name for z in ZERO_ALLOWED)
+            if value < 0 or (value == 0 and not zero_ok):
+                names = _flag_names(f.name, args.command)
+                assert names is not None  # a field without a flag on this command has no value here
+                raise ValueError(f"{names[-1]} must be {'at least 0' if zero_ok else 'positive'}, got {value}")
         changes[owner][f.name] = value
     if args.bf16:
         if changes["recipe"].get("precision", "bf16") != "bf16":
