@@ -32,8 +32,10 @@ rebuild:
 	rm -f $(BUILT)
 	$(MAKE) build
 
+# DEMO_ARGS, e.g. --pretrained-from runs/lesson (start from the lesson's IMDB language models).
+DEMO_ARGS ?=
 demo: build
-	$(PY) -m ulmlite.demo
+	$(PY) -m ulmlite.demo $(DEMO_ARGS)
 
 # The lesson on IMDB (resumable: run it again after a kill); LESSON_ARGS, e.g. --train-docs 6000.
 LESSON_ARGS ?=

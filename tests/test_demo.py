@@ -98,3 +98,45 @@ def test_spread_documents_takes_evenly_spaced_documents_or_the_first_ones():
     first, rest = demo.spread_documents(tokens, vocab, 100, spread=False)
     assert set(np.concatenate([first, rest]).tolist()) == {2}  # the first documents only
     assert len(train) == 95 and len(first) == 95
+
+
+def test_quick_demo_starts_from_a_lesson_runs_language_model(data_root, tmp_path, monkeypatch, capsys):
+    from ulmlite import lesson
+    from ulmlite.model_folder import language_model
+
+    monkeypatch.setenv("ULMLITE_CACHE", str(tmp_path / "cache"))
+    lesson_run = tmp_path / "lesson"
+    lesson.main(["--quick", "--no-backward", "--data", str(data_root), "--out", str(lesson_run)])
+    capsys.readouterr()
+    out = tmp_path / "demo"
+    report = demo.main(["--quick", "--no-backward", "--pretrained-from", str(lesson_run), "--data", str(data_root),
+                        "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert f"pretrained model: {lesson_run / 'forward' / 'finetuned'}" in printed and "pretraining on" not in printed
+    assert not (out / "forward" / "pretrained").exists()  # nothing was pretrained here
+    assert report["pretrain_on"] == "lesson" and str(lesson_run) in report["pretrain_text"]
+    # The demo's language model has the lesson model's sizes (not the demo's --quick ones) and its weights
+    # came from there: an LSTM matrix moved by one fit of a few batches, not a fresh random one.
+    lesson_lm, _ = language_model(lesson_run / "forward" / "finetuned")
+    demo_lm, _ = language_model(out / "forward" / "finetuned")
+    assert demo_lm.config.hidden_size == lesson_lm.config.hidden_size
+    key = next(k for k in demo_lm.state_dict() if k.startswith("encoder.rnns.1.") and "weight_hh" in k)
+    before, after = (m.state_dict()[key] for m in (lesson_lm, demo_lm))
+    fresh = type(demo_lm)(demo_lm.config).state_dict()[key]
+    assert (after - before).abs().mean() < 0.1 * (fresh - before).abs().mean()
+    # A rerun reuses the demo's own steps.
+    again = demo.main(["--quick", "--no-backward", "--pretrained-from", str(lesson_run), "--data", str(data_root),
+                       "--out", str(out)])
+    assert "fine-tuned model found in" in capsys.readouterr().out
+    assert again["test_accuracy"] == report["test_accuracy"]
+
+
+def test_demo_refuses_a_pretrained_from_folder_that_is_no_lesson_run(tmp_path, capsys):
+    (tmp_path / "half" / "forward").mkdir(parents=True)
+    (tmp_path / "half" / "report.json").write_text('{"imdb_test_accuracy": 0.9}')
+    with pytest.raises(SystemExit) as exit_info:
+        demo.main(["--quick", "--pretrained-from", str(tmp_path / "half"), "--data", str(tmp_path / "none"),
+                   "--out", str(tmp_path / "d")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "not a finished `ulmlite lesson` run" in err and "backward/finetuned" in err
+    assert not (tmp_path / "none").exists() and not (tmp_path / "d").exists()

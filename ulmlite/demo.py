@@ -12,6 +12,7 @@ regression on the same split.
 """
 
 import argparse
+import json
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -52,60 +53,10 @@ def spread_documents(tokens, vocab: Vocab, n_tokens: int, spread: bool = True) -
     return ulmfit.split_stream(ids[:n_tokens])
 
 
-def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="data", help="where the data sets are (fetched there if missing)")
-    parser.add_argument("--out", default="runs/demo")
-    parser.add_argument("--pretrain-tokens", type=int, default=None,
-                        help="tokens to pretrain on, per direction (default 1.5M in bfloat16, "
-                             f"{FP32_SIZES.pretrain_tokens // 1000}k in float32)")
-    parser.add_argument("--pretrain-on", choices=["general", "general+imdb"], default=None,
-                        help="pretraining text: general English alone (the default in float32), or half general "
-                             "English and half IMDB reviews (the default in bfloat16; the registry's IMDB rows only)")
-    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
-                        help="auto (default): bfloat16 where this CPU computes it natively, else float32 with the "
-                             "smaller FP32_SIZES")
-    parser.add_argument("--pretrain-lr", type=float, default=ulmfit.Recipe.small().pretrain_lr,
-                        help="pretraining's peak learning rate (default %(default)s)")
-    parser.add_argument("--no-backward", action="store_true", help="the forward model alone (half the compute)")
-    parser.add_argument("--quick", action="store_true", help="a tiny run (seconds): checks the plumbing only")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    if not 0 < args.pretrain_lr < 1:
-        parser.error(f"--pretrain-lr must be between 0 and 1, got {args.pretrain_lr}")
-    if args.pretrain_tokens is not None and args.pretrain_tokens <= 0:
-        parser.error(f"--pretrain-tokens must be positive, got {args.pretrain_tokens}")
-    start = time.perf_counter()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-
-    rt, general = fetch_rt_polarity(args.data), fetch_general_en(args.data)
-    classes = ["rotten", "fresh"]
-    splits = {s: read_csv(rt / f"{s}.csv", classes=classes) for s in ("train", "valid", "test")}
-    recipe = replace(ulmfit.Recipe.small(), pretrain_lr=args.pretrain_lr, precision=args.precision)
-    precision = ulmfit.training_precision(recipe)
-    print(precision.training_line(), flush=True)
-    budget = 1_500_000
-    if not precision.bf16:  # float32 runs at a third of the tokens/s: a smaller demo keeps to the 20 minutes
-        recipe = replace(recipe, lm_epochs=FP32_SIZES.lm_epochs, clf_epochs=FP32_SIZES.clf_epochs)
-        budget = FP32_SIZES.pretrain_tokens
-        # Half general English, half reviews, diverged at this budget: it stays with general English.
-        args.pretrain_on = args.pretrain_on or FP32_SIZES.pretrain_on
-        print(f"float32: pretraining on {budget // 1000}k tokens ({args.pretrain_on}), {recipe.lm_epochs} epochs "
-              f"of LM fine-tuning, {recipe.clf_epochs} in the classifier's last stage (bfloat16: 1500k of "
-              f"general+imdb, 3, 5)")
-    args.pretrain_on = args.pretrain_on or "general+imdb"
-    budget = args.pretrain_tokens or budget
-    if args.quick:
-        recipe = replace(recipe, config=replace(recipe.config, emb_size=16, hidden_size=32), lm_epochs=1,
-                         clf_epochs=1, max_vocab=2000)
-        splits = {s: replace(d, docs=d.docs[:300], labels=None if d.labels is None else d.labels[:300])
-                  for s, d in splits.items()}
-        budget = 30_000
-    tokenizer = Tokenizer(progress=True)
-
-    # The numbers both directions share: general English, the in-domain text (training snippets +
-    # plot summaries) and the labelled splits, each with its vocabulary.
+def pretraining_text(tokenizer: Tokenizer, args, recipe, budget: int) -> tuple[tuple, Vocab, str]:
+    """((train, valid) ids to pretrain on, their vocabulary, what they are in words): `budget`
+    tokens of general English, or half general English and half IMDB reviews."""
+    general = fetch_general_en(args.data)
     general_tokens = tokenizer.corpus(PlainTextCorpus(general / "train.txt"), name="general_en")
     pretraining = {"general English": general_tokens}
     if args.pretrain_on == "general+imdb":  # movie reviews carry the sentiment words general English lacks
@@ -120,6 +71,93 @@ def main(argv=None) -> dict:
              for (name, tokens), share in zip(pretraining.items(), shares, strict=True)]
     general_split = (np.concatenate([part[0] for part in parts]), np.concatenate([part[1] for part in parts]))
     pretrain_text = " + ".join(f"{len(p[0]) // 1000}k {name}" for name, p in zip(pretraining, parts, strict=True))
+    return general_split, general_vocab, pretrain_text
+
+
+def lesson_language_models(parser, run: Path, backward: bool) -> dict:
+    """The report of a finished lesson run whose fine-tuned language models the demo starts from
+    (with "recipe_pretrain_text" added); refuses (parser.error) a folder that is not one."""
+    report_path = run / "report.json"
+    directions = ["forward", "backward"] if backward else ["forward"]
+    missing = [d for d in directions if not (run / d / "finetuned" / "model.safetensors").is_file()]
+    if not report_path.is_file() or "imdb_test_accuracy" not in report_path.read_text() or missing:
+        parser.error(f"--pretrained-from {run}: not a finished `ulmlite lesson` run (it needs report.json and "
+                     f"{', '.join(f'{d}/finetuned' for d in directions)})")
+    report = json.loads(report_path.read_text())
+    lm_tokens = report.get("lm_train_tokens", "?")
+    report["recipe_pretrain_text"] = f"general English, then {lm_tokens} tokens of IMDB reviews"
+    return report
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="data", help="where the data sets are (fetched there if missing)")
+    parser.add_argument("--out", default="runs/demo")
+    parser.add_argument("--pretrain-tokens", type=int, default=None,
+                        help="tokens to pretrain on, per direction (default 1.5M in bfloat16, "
+                             f"{FP32_SIZES.pretrain_tokens // 1000}k in float32)")
+    parser.add_argument("--pretrain-on", choices=["general", "general+imdb"], default=None,
+                        help="pretraining text: general English alone (the default in float32), or half general "
+                             "English and half IMDB reviews (the default in bfloat16; the registry's IMDB rows only)")
+    parser.add_argument("--pretrained-from", metavar="LESSON_RUN", default=None,
+                        help="a finished `ulmlite lesson` run (e.g. runs/lesson): each direction starts from that "
+                             "run's language model (pretrained on general English, then fine-tuned on IMDB reviews) "
+                             "instead of pretraining here")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                        help="auto (default): bfloat16 where this CPU computes it natively, else float32 with the "
+                             "smaller FP32_SIZES")
+    parser.add_argument("--pretrain-lr", type=float, default=ulmfit.Recipe.small().pretrain_lr,
+                        help="pretraining's peak learning rate (default %(default)s)")
+    parser.add_argument("--no-backward", action="store_true", help="the forward model alone (half the compute)")
+    parser.add_argument("--quick", action="store_true", help="a tiny run (seconds): checks the plumbing only")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if not 0 < args.pretrain_lr < 1:
+        parser.error(f"--pretrain-lr must be between 0 and 1, got {args.pretrain_lr}")
+    if args.pretrain_tokens is not None and args.pretrain_tokens <= 0:
+        parser.error(f"--pretrain-tokens must be positive, got {args.pretrain_tokens}")
+    lesson_report = None
+    if args.pretrained_from:
+        lesson_report = lesson_language_models(parser, Path(args.pretrained_from), not args.no_backward)
+    start = time.perf_counter()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    rt = fetch_rt_polarity(args.data)
+    classes = ["rotten", "fresh"]
+    splits = {s: read_csv(rt / f"{s}.csv", classes=classes) for s in ("train", "valid", "test")}
+    recipe = replace(ulmfit.Recipe.small(), pretrain_lr=args.pretrain_lr, precision=args.precision)
+    precision = ulmfit.training_precision(recipe)
+    print(precision.training_line(), flush=True)
+    budget = 1_500_000
+    if not precision.bf16:  # float32 runs at a third of the tokens/s: a smaller demo keeps to the 20 minutes
+        recipe = replace(recipe, lm_epochs=FP32_SIZES.lm_epochs, clf_epochs=FP32_SIZES.clf_epochs)
+        budget = FP32_SIZES.pretrain_tokens
+        # Half general English, half reviews, diverged at this budget: it stays with general English.
+        args.pretrain_on = args.pretrain_on or FP32_SIZES.pretrain_on
+        if lesson_report is None:
+            print(f"float32: pretraining on {budget // 1000}k tokens ({args.pretrain_on}), {recipe.lm_epochs} epochs "
+                  f"of LM fine-tuning, {recipe.clf_epochs} in the classifier's last stage (bfloat16: 1500k of "
+                  f"general+imdb, 3, 5)")
+    args.pretrain_on = args.pretrain_on or "general+imdb"
+    budget = args.pretrain_tokens or budget
+    if args.quick:
+        recipe = replace(recipe, config=replace(recipe.config, emb_size=16, hidden_size=32), lm_epochs=1,
+                         clf_epochs=1, max_vocab=2000)
+        splits = {s: replace(d, docs=d.docs[:300], labels=None if d.labels is None else d.labels[:300])
+                  for s, d in splits.items()}
+        budget = 30_000
+    tokenizer = Tokenizer(progress=True)
+
+    # The numbers both directions share: general English, the in-domain text (training snippets +
+    # plot summaries) and the labelled splits, each with its vocabulary.
+    if lesson_report is None:
+        general_split, general_vocab, pretrain_text = pretraining_text(tokenizer, args, recipe, budget)
+    else:  # the lesson's models were pretrained there: nothing to pretrain on here
+        general_split, general_vocab = (np.zeros(0, np.int64), np.zeros(0, np.int64)), Vocab(["_unk_", "_pad_"])
+        args.pretrain_on = "lesson"
+        pretrain_text = (f"the lesson's language models in {args.pretrained_from}: "
+                         f"{lesson_report['recipe_pretrain_text']}")
     plots = read_lines(rt / "unlabelled_plots.txt")
     if args.quick:
         plots = plots[:100]
@@ -128,10 +166,12 @@ def main(argv=None) -> dict:
     domain_train, domain_valid, domain_vocab = ulmfit.lm_streams(domain_tokens, recipe, valid=tokens["valid"])
     corpora = {s: ulmfit.classifier_corpus(t, domain_vocab, splits[s].labels) for s, t in tokens.items()}
     # What word frequencies alone score on each LM's validation text (the same in both directions).
-    unigram = {"pretrain": ulmfit.unigram_perplexity(*general_split, len(general_vocab)),
+    unigram = {"pretrain": ulmfit.unigram_perplexity(*general_split, len(general_vocab)) if lesson_report is None
+               else lesson_report["unigram_perplexity"]["finetune_lm"],  # what the lesson's models last fitted
                "finetune_lm": ulmfit.unigram_perplexity(domain_train, domain_valid, len(domain_vocab))}
 
     results = run_directions(out, not args.no_backward, recipe=recipe, seed=args.seed, classes=classes,
+                             pretrained_from=args.pretrained_from,
                              pretrain_text=pretrain_text, general_ids=general_split, general_vocab=general_vocab,
                              domain_ids=(domain_train, domain_valid), domain_vocab=domain_vocab, corpora=corpora,
                              unigram_perplexity=unigram)

@@ -103,6 +103,10 @@ def train_direction(job: dict) -> dict:
     general_vocab, domain_vocab = job["general_vocab"], job["domain_vocab"]
     keys = {"pretrained": _fingerprint(asdict(recipe), seed, backwards, train, valid, general_vocab.itos,
                                        job.get("init_embeddings"))}
+    if job.get("pretrained_from"):  # another run's language model in this direction: no pretraining here
+        source = Path(job["pretrained_from"]) / name / "finetuned"
+        weights = hashlib.sha256((source / "model.safetensors").read_bytes()).hexdigest()
+        keys["pretrained"] = _fingerprint(asdict(recipe), seed, backwards, weights)
     keys["finetuned"] = _fingerprint(keys["pretrained"], *job["domain_ids"], domain_vocab.itos)
     keys["classifier"] = _fingerprint(keys["finetuned"], job["corpora"]["train"], job["corpora"]["valid"],
                                       job["classes"])
@@ -113,8 +117,12 @@ def train_direction(job: dict) -> dict:
         return ulmfit.pretrain(train, valid, general_vocab, recipe, out / "pretrained", backwards=backwards,
                                seed=seed, progress=progress, init_embeddings=job.get("init_embeddings"))
 
-    model, pre = _step(out / "pretrained", keys["pretrained"], "pretrained model", say, pretrain)
-    pretrained = out / "pretrained" if model is None else (model, general_vocab)
+    if job.get("pretrained_from"):
+        pretrained, pre = source, read_info(source)["history"]
+        say(f"pretrained model: {source}, its last fit's history")
+    else:
+        model, pre = _step(out / "pretrained", keys["pretrained"], "pretrained model", say, pretrain)
+        pretrained = out / "pretrained" if model is None else (model, general_vocab)
     unigram = job["unigram_perplexity"]["pretrain"]
     say(f"pretrained: valid perplexity {pre[-1]['perplexity']:.1f}, word frequencies alone {unigram:.1f} "
         f"({sum(h['seconds'] for h in pre):.0f} s)")
