@@ -53,7 +53,8 @@ def spread_documents(tokens, vocab: Vocab, n_tokens: int, spread: bool = True) -
     return ulmfit.split_stream(ids[:n_tokens])
 
 
-def pretraining_text(tokenizer: Tokenizer, args, recipe, budget: int) -> tuple[tuple, Vocab, str]:
+def pretraining_text(tokenizer: Tokenizer, args, recipe,
+                     budget: int) -> tuple[tuple[np.ndarray, np.ndarray], Vocab, str]:
     """((train, valid) ids to pretrain on, their vocabulary, what they are in words): `budget`
     tokens of general English, or half general English and half IMDB reviews."""
     general = fetch_general_en(args.data)

@@ -117,6 +117,7 @@ def train_direction(job: dict) -> dict:
         return ulmfit.pretrain(train, valid, general_vocab, recipe, out / "pretrained", backwards=backwards,
                                seed=seed, progress=progress, init_embeddings=job.get("init_embeddings"))
 
+    pretrained: Path | tuple  # a model folder, or (model, vocab) just trained
     if job.get("pretrained_from"):
         pretrained, pre = source, read_info(source)["history"]
         say(f"pretrained model: {source}, its last fit's history")
