@@ -124,7 +124,8 @@ def test_quick_demo_starts_from_a_lesson_runs_language_model(data_root, tmp_path
     before, after = (m.state_dict()[key] for m in (lesson_lm, demo_lm))
     fresh = type(demo_lm)(demo_lm.config).state_dict()[key]
     assert (after - before).abs().mean() < 0.1 * (fresh - before).abs().mean()
-    # A rerun reuses the demo's own steps.
+    # A rerun reuses the demo's own steps; the lesson's report is not needed (its classifiers may still train).
+    (lesson_run / "report.json").unlink()
     again = demo.main(["--quick", "--no-backward", "--pretrained-from", str(lesson_run), "--data", str(data_root),
                        "--out", str(out)])
     assert "fine-tuned model found in" in capsys.readouterr().out
@@ -132,11 +133,15 @@ def test_quick_demo_starts_from_a_lesson_runs_language_model(data_root, tmp_path
 
 
 def test_demo_refuses_a_pretrained_from_folder_that_is_no_lesson_run(tmp_path, capsys):
-    (tmp_path / "half" / "forward").mkdir(parents=True)
-    (tmp_path / "half" / "report.json").write_text('{"imdb_test_accuracy": 0.9}')
+    # forward finished; backward's fit is still going (a checkpoint, no inputs.sha256 yet)
+    for direction, files in (("forward", ("model.safetensors", "inputs.sha256")), ("backward", ("model.safetensors",))):
+        (tmp_path / "half" / direction / "finetuned").mkdir(parents=True)
+        for name in files:
+            (tmp_path / "half" / direction / "finetuned" / name).write_text("x")
     with pytest.raises(SystemExit) as exit_info:
         demo.main(["--quick", "--pretrained-from", str(tmp_path / "half"), "--data", str(tmp_path / "none"),
                    "--out", str(tmp_path / "d")])
     err = capsys.readouterr().err
-    assert exit_info.value.code == 2 and "not a finished `ulmlite lesson` run" in err and "backward/finetuned" in err
+    assert exit_info.value.code == 2 and "whose language-model fine-tuning finished" in err
+    assert "backward/finetuned" in err
     assert not (tmp_path / "none").exists() and not (tmp_path / "d").exists()

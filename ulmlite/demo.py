@@ -76,18 +76,18 @@ def pretraining_text(tokenizer: Tokenizer, args, recipe,
 
 
 def lesson_language_models(parser, run: Path, backward: bool) -> dict:
-    """The report of a finished lesson run whose fine-tuned language models the demo starts from
-    (with "recipe_pretrain_text" added); refuses (parser.error) a folder that is not one."""
-    report_path = run / "report.json"
+    """What the demo needs of a lesson run whose fine-tuned language models it starts from: each
+    direction's LM step finished (its folder's inputs.sha256 is written last; the run's classifiers
+    may still be training), and from the run's report, when there is one, what word frequencies
+    alone score on the text those models last fitted. Refuses (parser.error) a folder that is not one."""
     directions = ["forward", "backward"] if backward else ["forward"]
-    missing = [d for d in directions if not (run / d / "finetuned" / "model.safetensors").is_file()]
-    if not report_path.is_file() or "imdb_test_accuracy" not in report_path.read_text() or missing:
-        parser.error(f"--pretrained-from {run}: not a finished `ulmlite lesson` run (it needs report.json and "
-                     f"{', '.join(f'{d}/finetuned' for d in directions)})")
-    report = json.loads(report_path.read_text())
-    lm_tokens = report.get("lm_train_tokens", "?")
-    report["recipe_pretrain_text"] = f"general English, then {lm_tokens} tokens of IMDB reviews"
-    return report
+    missing = [d for d in directions if not (run / d / "finetuned" / "inputs.sha256").is_file()]
+    if missing:
+        parser.error(f"--pretrained-from {run}: not a `ulmlite lesson` run whose language-model fine-tuning "
+                     f"finished (it needs {', '.join(f'{d}/finetuned' for d in directions)})")
+    report = json.loads((run / "report.json").read_text()) if (run / "report.json").is_file() else {}
+    return {"unigram": report.get("unigram_perplexity", {}).get("finetune_lm"),
+            "text": f"general English, then {report.get('lm_train_tokens', 'the')} tokens of IMDB reviews"}
 
 
 def main(argv=None) -> dict:
@@ -158,7 +158,7 @@ def main(argv=None) -> dict:
         general_split, general_vocab = (np.zeros(0, np.int64), np.zeros(0, np.int64)), Vocab(["_unk_", "_pad_"])
         args.pretrain_on = "lesson"
         pretrain_text = (f"the lesson's language models in {args.pretrained_from}: "
-                         f"{lesson_report['recipe_pretrain_text']}")
+                         f"{lesson_report['text']}")
     plots = read_lines(rt / "unlabelled_plots.txt")
     if args.quick:
         plots = plots[:100]
@@ -168,7 +168,7 @@ def main(argv=None) -> dict:
     corpora = {s: ulmfit.classifier_corpus(t, domain_vocab, splits[s].labels) for s, t in tokens.items()}
     # What word frequencies alone score on each LM's validation text (the same in both directions).
     unigram = {"pretrain": ulmfit.unigram_perplexity(*general_split, len(general_vocab)) if lesson_report is None
-               else lesson_report["unigram_perplexity"]["finetune_lm"],  # what the lesson's models last fitted
+               else lesson_report["unigram"],  # on what the lesson's models last fitted (None: no report)
                "finetune_lm": ulmfit.unigram_perplexity(domain_train, domain_valid, len(domain_vocab))}
 
     results = run_directions(out, not args.no_backward, recipe=recipe, seed=args.seed, classes=classes,

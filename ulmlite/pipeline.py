@@ -125,9 +125,9 @@ def train_direction(job: dict) -> dict:
         model, pre = _step(out / "pretrained", keys["pretrained"], "pretrained model", say, pretrain)
         pretrained = out / "pretrained" if model is None else (model, general_vocab)
     unigram = job["unigram_perplexity"]["pretrain"]
-    say(f"pretrained: valid perplexity {pre[-1]['perplexity']:.1f}, word frequencies alone {unigram:.1f} "
-        f"({sum(h['seconds'] for h in pre):.0f} s)")
-    if pre[-1]["perplexity"] > 0.8 * unigram:
+    baseline = f", word frequencies alone {unigram:.1f}" if unigram is not None else ""
+    say(f"pretrained: valid perplexity {pre[-1]['perplexity']:.1f}{baseline} ({sum(h['seconds'] for h in pre):.0f} s)")
+    if unigram is not None and pre[-1]["perplexity"] > 0.8 * unigram:
         say("warning: the pretraining learned little beyond word frequencies (a run that diverged ends like "
             "this); a lower --pretrain-lr may help")
     domain_train, domain_valid = job["domain_ids"]
