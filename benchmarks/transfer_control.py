@@ -9,9 +9,10 @@ The task (RT snippets for the demo, IMDB for the lesson) is read from the run's 
 every seed, a pretrained classifier (seed 0 is the run's own) and a from-scratch one are scored on
 the test set. Writes <run>/control.json: test accuracy with and without pretraining per seed,
 direction and forward + backward ensemble, their means and standard deviations over seeds, and the
-difference of the ensemble means (the pretraining gain); and benchmarks/results/transfer_control_<task>.json
-with the bars (the gain >= 0.02; the ensemble's accuracy >= 0.92 on IMDB, 0.80 on RT). Every classifier is cached in
-<run>/<direction>/ (classifier-seed<N>, scratch-classifier[-seed<N>]); a rerun reuses them.
+difference of the ensemble means (the pretraining gain); and
+benchmarks/results/transfer_control_<task><--suffix>.json with the bars (the gain >= 0.02; the
+ensemble's accuracy >= 0.92 on IMDB, 0.80 on RT). Every classifier is cached in <run>/<direction>/
+(classifier-seed<N>, scratch-classifier[-seed<N>]); a rerun reuses them.
 """
 
 import argparse
@@ -59,6 +60,8 @@ def main() -> None:
     parser.add_argument("--data", default="data")
     parser.add_argument("--directions", nargs="+", default=["forward", "backward"], choices=["forward", "backward"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--suffix", default="", help="results file transfer_control_<task><suffix>.json, so that "
+                        "another run's control (e.g. --suffix .full for all 20,000 reviews) does not replace it")
     args = parser.parse_args()
     run = Path(args.run)
     report = json.loads((run / "report.json").read_text())
@@ -115,7 +118,8 @@ def main() -> None:
             for d in args.directions for k in ("pretrained", "scratch") for s in args.seeds]
     rows += [{"direction": "ensemble", "kind": k, "seed": s, "test_accuracy": result[f"ensemble_{k}_seed{s}"]}
              for k in ("pretrained", "scratch") for s in args.seeds]
-    write_results(__file__, rows, bars, extra={"run": str(run), **result}, name=f"transfer_control_{task}")
+    write_results(__file__, rows, bars, extra={"run": str(run), **result}, name=f"transfer_control_{task}",
+                  suffix=args.suffix)
 
 
 if __name__ == "__main__":
