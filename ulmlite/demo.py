@@ -152,13 +152,17 @@ def main(argv=None) -> dict:
 
     # The numbers both directions share: general English, the in-domain text (training snippets +
     # plot summaries) and the labelled splits, each with its vocabulary.
+    general_split: tuple | None = None
+    general_vocab: Vocab | None = None
     if lesson_report is None:
         general_split, general_vocab, pretrain_text = pretraining_text(tokenizer, args, recipe, budget)
+        # What word frequencies alone score on the pretraining's validation text.
+        unigram_pretrain = ulmfit.unigram_perplexity(*general_split, len(general_vocab))
     else:  # the lesson's models were pretrained there: nothing to pretrain on here
-        general_split, general_vocab = (np.zeros(0, np.int64), np.zeros(0, np.int64)), Vocab(["_unk_", "_pad_"])
         args.pretrain_on = "lesson"
         pretrain_text = (f"the lesson's language models in {args.pretrained_from}: "
                          f"{lesson_report['text']}")
+        unigram_pretrain = lesson_report["unigram"]  # on what the lesson's models last fitted (None: no report)
     plots = read_lines(rt / "unlabelled_plots.txt")
     if args.quick:
         plots = plots[:100]
@@ -167,8 +171,7 @@ def main(argv=None) -> dict:
     domain_train, domain_valid, domain_vocab = ulmfit.lm_streams(domain_tokens, recipe, valid=tokens["valid"])
     corpora = {s: ulmfit.classifier_corpus(t, domain_vocab, splits[s].labels) for s, t in tokens.items()}
     # What word frequencies alone score on each LM's validation text (the same in both directions).
-    unigram = {"pretrain": ulmfit.unigram_perplexity(*general_split, len(general_vocab)) if lesson_report is None
-               else lesson_report["unigram"],  # on what the lesson's models last fitted (None: no report)
+    unigram = {"pretrain": unigram_pretrain,
                "finetune_lm": ulmfit.unigram_perplexity(domain_train, domain_valid, len(domain_vocab))}
 
     results = run_directions(out, not args.no_backward, recipe=recipe, seed=args.seed, classes=classes,
@@ -180,7 +183,7 @@ def main(argv=None) -> dict:
     seconds = time.perf_counter() - start
     report = {**ensemble_report(results, corpora["test"].labels, classes, recipe, precision),
               "baseline_tfidf_lr_accuracy": baseline, "seconds": seconds, "unigram_perplexity": unigram,
-              "pretrain_tokens": int(len(general_split[0])), "pretrain_on": args.pretrain_on,
+              "pretrain_tokens": int(len(general_split[0])) if general_split else 0, "pretrain_on": args.pretrain_on,
               "pretrain_text": pretrain_text}
     each = write_report(out, report)
     print(f"\ntest accuracy {report['test_accuracy']:.4f} ({each}; TF-IDF + logistic regression {baseline:.4f}) "

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ulmlite import hardware, ulmfit
+from ulmlite.datasets.registry import sha256_of
 from ulmlite.model_folder import load_model_dir, read_info
 from ulmlite.text import NumericCorpus
 
@@ -99,14 +100,15 @@ def train_direction(job: dict) -> dict:
     say = (lambda text: print(f"[{name}] {text}", flush=True)) if job["quiet"] else print
     # Side by side, the two processes' bars would overwrite each other: each prints lines instead.
     progress = (lambda text: say(f"  {text}")) if job["quiet"] else True
-    train, valid = job["general_ids"]
     general_vocab, domain_vocab = job["general_vocab"], job["domain_vocab"]
-    keys = {"pretrained": _fingerprint(asdict(recipe), seed, backwards, train, valid, general_vocab.itos,
-                                       job.get("init_embeddings"))}
-    if job.get("pretrained_from"):  # another run's language model in this direction: no pretraining here
-        source = Path(job["pretrained_from"]) / name / "finetuned"
-        weights = hashlib.sha256((source / "model.safetensors").read_bytes()).hexdigest()
-        keys["pretrained"] = _fingerprint(asdict(recipe), seed, backwards, weights)
+    # Another run's language model in this direction (no pretraining here, no general ids), or our own.
+    source = Path(job["pretrained_from"]) / name / "finetuned" if job.get("pretrained_from") else None
+    if source is not None:
+        keys = {"pretrained": _fingerprint(asdict(recipe), seed, backwards, sha256_of(source / "model.safetensors"))}
+    else:
+        train, valid = job["general_ids"]
+        keys = {"pretrained": _fingerprint(asdict(recipe), seed, backwards, train, valid, general_vocab.itos,
+                                           job.get("init_embeddings"))}
     keys["finetuned"] = _fingerprint(keys["pretrained"], *job["domain_ids"], domain_vocab.itos)
     keys["classifier"] = _fingerprint(keys["finetuned"], job["corpora"]["train"], job["corpora"]["valid"],
                                       job["classes"])
@@ -118,7 +120,7 @@ def train_direction(job: dict) -> dict:
                                seed=seed, progress=progress, init_embeddings=job.get("init_embeddings"))
 
     pretrained: Path | tuple  # a model folder, or (model, vocab) just trained
-    if job.get("pretrained_from"):
+    if source is not None:
         pretrained, pre = source, read_info(source)["history"]
         say(f"pretrained model: {source}, its last fit's history")
     else:
