@@ -43,7 +43,8 @@ def data_root(tmp_path_factory):
 def test_quick_demo_trains_both_directions_and_reports(data_root, tmp_path, monkeypatch):
     monkeypatch.setenv("ULMLITE_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "demo"
-    report = demo.main(["--quick", "--pretrain-on", "general+imdb", "--data", str(data_root), "--out", str(out)])
+    report = demo.main(["--quick", "--pretrain-on", "general+imdb", "--imdb-share", "0.9", "--data", str(data_root),
+                        "--out", str(out)])
     saved = json.loads((out / "report.json").read_text())
     assert saved["test_accuracy"] == report["test_accuracy"]
     for key in ("test_accuracy", "baseline_tfidf_lr_accuracy", "forward_test_accuracy", "backward_test_accuracy",
@@ -61,6 +62,11 @@ def test_quick_demo_trains_both_directions_and_reports(data_root, tmp_path, monk
         assert meta["kept_epoch"]["epoch"] == 1 and 0.0 <= meta["kept_epoch"]["accuracy"] <= 1.0  # --quick: 1 epoch
     assert (out / "curves.png").stat().st_size > 0
     assert saved["pretrain_on"] == "general+imdb" and "IMDB reviews" in saved["pretrain_text"]
+    # --imdb-share 0.9 of --quick's 30k tokens: general English gets 3k (95% of them for training); the
+    # reviews' 27k are more than the fixture has, so it gives what it has.
+    parts = saved["pretrain_parts"]
+    assert set(parts) == {"general English", "IMDB reviews"} and sum(parts.values()) == saved["pretrain_tokens"]
+    assert abs(parts["general English"] - 0.95 * 3000) < 30 and 0 < parts["IMDB reviews"] < 0.95 * 27000
 
 
 def test_quick_demo_forward_only(data_root, tmp_path, monkeypatch):
@@ -74,6 +80,9 @@ def test_quick_demo_forward_only(data_root, tmp_path, monkeypatch):
     ("--pretrain-lr", "-1e-3", "--pretrain-lr must be between 0 and 1"),
     ("--pretrain-lr", "3", "--pretrain-lr must be between 0 and 1"),
     ("--pretrain-lr", "nan", "--pretrain-lr must be between 0 and 1"),
+    ("--imdb-share", "0", "--imdb-share must be between 0 and 1"),
+    ("--imdb-share", "1", "--imdb-share must be between 0 and 1"),
+    ("--imdb-share", "nan", "--imdb-share must be between 0 and 1"),
     ("--pretrain-tokens", "0", "--pretrain-tokens must be positive"),
     ("--pretrain-tokens", "-5", "--pretrain-tokens must be positive"),
 ])

@@ -58,6 +58,34 @@ def test_quick_lesson_reports_and_a_rerun_reuses_the_finished_steps(data_root, t
     for step in ("pretrained", "fine-tuned model", "classifier"):
         assert f"{step} found in" in printed or f"{step} model found in" in printed, step
     assert again["imdb_test_accuracy"] == report["imdb_test_accuracy"]
+    check_lesson_bars(saved)
+
+
+def check_lesson_bars(saved: dict) -> None:
+    """benchmarks/lesson_bars.py on a real (quick) report: refused as it is, then no bar for a subset or one
+    direction, and the ensemble's accuracy as the bar once the report says every review and both ran."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from lesson_bars import lesson_bars
+
+    assert saved["train_docs_available"] == 200  # --quick keeps 200 training reviews; the classifier took 100
+    with pytest.raises(ValueError, match="--quick"):
+        lesson_bars(saved)
+    full = {**saved, "quick": False}
+    rows, bars, extra = lesson_bars(full)
+    assert bars == {} and rows[0]["test_accuracy"] == saved["forward_test_accuracy"]
+    assert {r["model"] for r in rows[1:]} == {"tfidf_lr", "nbsvm_bi"} and extra["train_docs"] == 100
+    assert extra["perplexity"]["forward"]["finetune_lm"] > 1.0
+    both = {**full, "train_docs": 200, "models": ["forward", "backward"], "imdb_test_accuracy": 0.93,
+            **{f"backward_{k}": full[f"forward_{k}"] for k in ("test_accuracy", "valid_accuracy")},
+            "history": {"forward": full["history"]["forward"], "backward": full["history"]["forward"]}}
+    rows, bars, _ = lesson_bars(both)
+    assert bars == {"imdb_test_accuracy": {"value": 0.93, "target": 0.92, "holds": True}}
+    assert rows[2] == {"model": "ULMFiT forward + backward", "test_accuracy": 0.93}
+    with pytest.raises(ValueError, match="not a `ulmlite lesson` report"):
+        lesson_bars({"test_accuracy": 0.8})
 
 
 def test_quick_lesson_with_glove_starts_the_embedding_from_the_vectors(data_root, tmp_path, monkeypatch):

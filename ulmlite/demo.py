@@ -54,9 +54,10 @@ def spread_documents(tokens, vocab: Vocab, n_tokens: int, spread: bool = True) -
 
 
 def pretraining_text(tokenizer: Tokenizer, args, recipe,
-                     budget: int) -> tuple[tuple[np.ndarray, np.ndarray], Vocab, str]:
-    """((train, valid) ids to pretrain on, their vocabulary, what they are in words): `budget`
-    tokens of general English, or half general English and half IMDB reviews."""
+                     budget: int) -> tuple[tuple[np.ndarray, np.ndarray], Vocab, str, dict[str, int]]:
+    """((train, valid) ids to pretrain on, their vocabulary, what they are in words, each text's
+    training tokens): `budget`
+    tokens of general English, or general English and IMDB reviews, `args.imdb_share` of them reviews."""
     general = fetch_general_en(args.data)
     general_tokens = tokenizer.corpus(PlainTextCorpus(general / "train.txt"), name="general_en")
     pretraining = {"general English": general_tokens}
@@ -65,14 +66,15 @@ def pretraining_text(tokenizer: Tokenizer, args, recipe,
         pretraining["IMDB reviews"] = tokenizer.corpus(reviews[:200] if args.quick else reviews, name="imdb_train")
     counts = sum((tokens.counts() for tokens in pretraining.values()), Counter())
     general_vocab = Vocab.from_counts(counts, recipe.max_vocab, recipe.min_freq)
-    shares = [budget // len(pretraining)] * len(pretraining)
-    shares[-1] += budget - sum(shares)
+    reviews_share = round(budget * args.imdb_share) if "IMDB reviews" in pretraining else 0
+    shares = [budget - reviews_share, reviews_share][: len(pretraining)]
     # General English: its first tokens, as before; the reviews: evenly spaced (the file is sorted by label).
     parts = [spread_documents(tokens, general_vocab, share, spread=name != "general English")
              for (name, tokens), share in zip(pretraining.items(), shares, strict=True)]
     general_split = (np.concatenate([part[0] for part in parts]), np.concatenate([part[1] for part in parts]))
-    pretrain_text = " + ".join(f"{len(p[0]) // 1000}k {name}" for name, p in zip(pretraining, parts, strict=True))
-    return general_split, general_vocab, pretrain_text
+    sizes = {name: len(part[0]) for name, part in zip(pretraining, parts, strict=True)}
+    pretrain_text = " + ".join(f"{size // 1000}k {name}" for name, size in sizes.items())
+    return general_split, general_vocab, pretrain_text, sizes
 
 
 def lesson_language_models(parser, run: Path, backward: bool) -> dict:
@@ -100,6 +102,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--pretrain-on", choices=["general", "general+imdb"], default=None,
                         help="pretraining text: general English alone (the default in float32), or half general "
                              "English and half IMDB reviews (the default in bfloat16; the registry's IMDB rows only)")
+    parser.add_argument("--imdb-share", type=float, default=0.5,
+                        help="with general+imdb: the fraction of the pretraining tokens that are IMDB reviews "
+                             "(default %(default)s)")
     parser.add_argument("--pretrained-from", metavar="LESSON_RUN", default=None,
                         help="a finished `ulmlite lesson` run (e.g. runs/lesson): each direction starts from that "
                              "run's language model (pretrained on general English, then fine-tuned on IMDB reviews) "
@@ -115,6 +120,8 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     if not 0 < args.pretrain_lr < 1:
         parser.error(f"--pretrain-lr must be between 0 and 1, got {args.pretrain_lr}")
+    if not 0 < args.imdb_share < 1:
+        parser.error(f"--imdb-share must be between 0 and 1 (both excluded), got {args.imdb_share}")
     if args.pretrain_tokens is not None and args.pretrain_tokens <= 0:
         parser.error(f"--pretrain-tokens must be positive, got {args.pretrain_tokens}")
     lesson_report = None
@@ -154,8 +161,9 @@ def main(argv=None) -> dict:
     # plot summaries) and the labelled splits, each with its vocabulary.
     general_split: tuple | None = None
     general_vocab: Vocab | None = None
+    pretrain_parts: dict[str, int] = {}
     if lesson_report is None:
-        general_split, general_vocab, pretrain_text = pretraining_text(tokenizer, args, recipe, budget)
+        general_split, general_vocab, pretrain_text, pretrain_parts = pretraining_text(tokenizer, args, recipe, budget)
         # What word frequencies alone score on the pretraining's validation text.
         unigram_pretrain = ulmfit.unigram_perplexity(*general_split, len(general_vocab))
     else:  # the lesson's models were pretrained there: nothing to pretrain on here
@@ -184,7 +192,7 @@ def main(argv=None) -> dict:
     report = {**ensemble_report(results, corpora["test"].labels, classes, recipe, precision),
               "baseline_tfidf_lr_accuracy": baseline, "seconds": seconds, "unigram_perplexity": unigram,
               "pretrain_tokens": int(len(general_split[0])) if general_split else 0, "pretrain_on": args.pretrain_on,
-              "pretrain_text": pretrain_text}
+              "pretrain_text": pretrain_text, "pretrain_parts": pretrain_parts}
     each = write_report(out, report)
     print(f"\ntest accuracy {report['test_accuracy']:.4f} ({each}; TF-IDF + logistic regression {baseline:.4f}) "
           f"in {seconds / 60:.1f} minutes; report: {out / 'report.json'}")

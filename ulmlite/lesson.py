@@ -134,6 +134,7 @@ def main(argv=None) -> dict:
     report = {**ensemble_report(results, corpora["test"].labels, CLASSES, recipe, precision,
                                 accuracy_key="imdb_test_accuracy"),
               "baselines": baselines, "seconds": seconds, "train_docs": len(splits["train"]),
+              "train_docs_available": len(lm_text["train"]),
               "lm_train_tokens": int(len(domain_train)), "unigram_perplexity": unigram,
               "init_embeddings": args.init_embeddings, "init_embeddings_found": found, "quick": args.quick,
               "pretrain_tokens": int(len(general_train))}
