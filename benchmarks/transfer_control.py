@@ -11,7 +11,8 @@ the test set. Writes <run>/control.json: test accuracy with and without pretrain
 direction and forward + backward ensemble, their means and standard deviations over seeds, and the
 difference of the ensemble means (the pretraining gain); and
 benchmarks/results/transfer_control_<task><--suffix>.json with the bars (the gain >= 0.02; the
-ensemble's accuracy >= 0.92 on IMDB, 0.80 on RT). Every classifier is cached in <run>/<direction>/
+ensemble's accuracy >= 0.92 on IMDB, 0.80 on RT, when the classifier trained on every training
+document in both directions). Every classifier is cached in <run>/<direction>/
 (classifier-seed<N>, scratch-classifier[-seed<N>]); a rerun reuses them.
 """
 
@@ -112,8 +113,12 @@ def main() -> None:
     (run / "control.json").write_text(json.dumps(result, indent=1))
     task = "imdb" if "imdb_test_accuracy" in report else "rt"
     accuracy_key = "imdb_test_accuracy" if task == "imdb" else "ulmfit_test_accuracy"
-    bars = {f"{task}_pretraining_gain": bar(result["pretraining_gain"], 0.02),
-            accuracy_key: bar(result["ensemble_pretrained"], 0.92 if task == "imdb" else 0.80)}
+    bars = {f"{task}_pretraining_gain": bar(result["pretraining_gain"], 0.02)}
+    # The accuracy bar is the classifier on every training document, both directions: a lesson run on a
+    # --train-docs subset gives the gain, and its accuracy stays a field (benchmarks/lesson_bars.py has the bar).
+    subset = task == "imdb" and report["train_docs"] != report.get("train_docs_available")
+    if not subset and args.directions == ["forward", "backward"]:
+        bars[accuracy_key] = bar(result["ensemble_pretrained"], 0.92 if task == "imdb" else 0.80)
     rows = [{"direction": d, "kind": k, "seed": s, "test_accuracy": result[f"{d}_{k}_seed{s}"]}
             for d in args.directions for k in ("pretrained", "scratch") for s in args.seeds]
     rows += [{"direction": "ensemble", "kind": k, "seed": s, "test_accuracy": result[f"ensemble_{k}_seed{s}"]}
