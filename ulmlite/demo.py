@@ -56,8 +56,8 @@ def spread_documents(tokens, vocab: Vocab, n_tokens: int, spread: bool = True) -
 def pretraining_text(tokenizer: Tokenizer, args, recipe,
                      budget: int) -> tuple[tuple[np.ndarray, np.ndarray], Vocab, str, dict[str, int]]:
     """((train, valid) ids to pretrain on, their vocabulary, what they are in words, each text's
-    training tokens): `budget`
-    tokens of general English, or general English and IMDB reviews, `args.imdb_share` of them reviews."""
+    training tokens): `budget` tokens of general English, or of general English and IMDB reviews with
+    `args.imdb_share` of them reviews."""
     general = fetch_general_en(args.data)
     general_tokens = tokenizer.corpus(PlainTextCorpus(general / "train.txt"), name="general_en")
     pretraining = {"general English": general_tokens}
@@ -100,8 +100,9 @@ def main(argv=None) -> dict:
                         help="tokens to pretrain on, per direction (default 1.5M in bfloat16, "
                              f"{FP32_SIZES.pretrain_tokens // 1000}k in float32)")
     parser.add_argument("--pretrain-on", choices=["general", "general+imdb"], default=None,
-                        help="pretraining text: general English alone (the default in float32), or half general "
-                             "English and half IMDB reviews (the default in bfloat16; the registry's IMDB rows only)")
+                        help="pretraining text: general English alone (the default in float32), or general English "
+                             "and IMDB reviews, --imdb-share of them reviews (the default in bfloat16; the "
+                             "registry's IMDB rows only)")
     parser.add_argument("--imdb-share", type=float, default=0.5,
                         help="with general+imdb: the fraction of the pretraining tokens that are IMDB reviews "
                              "(default %(default)s)")
