@@ -6,8 +6,13 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from ulmlite import demo
+from ulmlite.datasets import load_vectors
+from ulmlite.datasets.vectors import _write_vectors
+from ulmlite.pretrained import vectors_for_vocab
+from ulmlite.ulmfit import load_model_dir
 
 WORDS = "the a film movie was is plot actor story scene director music".split()
 
@@ -37,6 +42,8 @@ def data_root(tmp_path_factory):
     (root / "general_en").mkdir()
     general = "\n\f\n".join(" ".join(rng.choice(WORDS + ["great", "awful"], 80)) + " ." for _ in range(80))
     (root / "general_en" / "train.txt").write_text(general + "\n", encoding="utf-8")
+    words = WORDS + ["great", "awful"]
+    _write_vectors(root / "glove-50d", words, rng.normal(0, 0.5, (len(words), 6)), "test vectors")
     return root
 
 
@@ -73,6 +80,32 @@ def test_quick_demo_forward_only(data_root, tmp_path, monkeypatch):
     monkeypatch.setenv("ULMLITE_CACHE", str(tmp_path / "cache"))
     report = demo.main(["--quick", "--no-backward", "--data", str(data_root), "--out", str(tmp_path / "demo")])
     assert report["models"] == ["forward"] and report["test_accuracy"] == report["forward_test_accuracy"]
+
+
+def test_quick_demo_with_glove_starts_the_pretraining_embedding_from_the_vectors(data_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("ULMLITE_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "demo"
+    report = demo.main(["--quick", "--no-backward", "--init-embeddings", "glove-50d", "--data", str(data_root),
+                        "--out", str(out)])
+    assert report["config"]["emb_size"] == 6 and report["init_embeddings"] == "glove-50d"
+    assert report["init_embeddings_found"] > 0.5  # all the fixture's words but the special tokens
+    model, vocab, _ = load_model_dir(out / "forward" / "pretrained")
+    words, vectors = load_vectors(data_root / "glove-50d")
+    start, _ = vectors_for_vocab(vocab, words, vectors, seed=0)
+    rows = [i for i, w in enumerate(vocab.itos) if w in words]
+    cosine = torch.nn.functional.cosine_similarity(model.encoder.embedding.weight.detach()[rows], start[rows], dim=1)
+    assert cosine.mean() > 0.8  # a short run moves the rows a little; a random start would give about 0
+    plain = demo.main(["--quick", "--no-backward", "--data", str(data_root), "--out", str(tmp_path / "plain")])
+    assert plain["init_embeddings"] == "none" and plain["init_embeddings_found"] is None
+    assert plain["config"]["emb_size"] == 16  # --quick's own size when no vectors set it
+
+
+def test_demo_refuses_glove_with_a_lesson_run(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        demo.main(["--quick", "--init-embeddings", "glove-50d", "--pretrained-from", str(tmp_path),
+                   "--data", str(tmp_path / "none"), "--out", str(tmp_path / "d")])
+    assert exit_info.value.code == 2 and "--init-embeddings" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists() and not (tmp_path / "d").exists()
 
 
 @pytest.mark.parametrize(("flag", "value", "message"), [

@@ -22,7 +22,7 @@ import numpy as np
 
 from ulmlite import ulmfit
 from ulmlite.baselines import tfidf_logistic_regression
-from ulmlite.datasets import fetch_general_en, fetch_imdb, fetch_rt_polarity
+from ulmlite.datasets import VECTORS, fetch_general_en, fetch_imdb, fetch_rt_polarity, fetch_vectors, load_vectors
 from ulmlite.pipeline import ensemble_report, run_directions, write_report
 from ulmlite.text import PlainTextCorpus, Tokenizer, Vocab, read_csv, read_lines
 
@@ -110,6 +110,9 @@ def main(argv=None) -> dict:
                         help="a finished `ulmlite lesson` run (e.g. runs/lesson): each direction starts from that "
                              "run's language model (pretrained on general English, then fine-tuned on IMDB reviews) "
                              "instead of pretraining here")
+    parser.add_argument("--init-embeddings", choices=["none", *VECTORS], default="none",
+                        help="start the pretraining embedding (and so the tied decoder) from these word vectors; "
+                             "the embedding size follows them (default %(default)s)")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                         help="auto (default): bfloat16 where this CPU computes it natively, else float32 with the "
                              "smaller FP32_SIZES")
@@ -125,6 +128,8 @@ def main(argv=None) -> dict:
         parser.error(f"--imdb-share must be between 0 and 1 (both excluded), got {args.imdb_share}")
     if args.pretrain_tokens is not None and args.pretrain_tokens <= 0:
         parser.error(f"--pretrain-tokens must be positive, got {args.pretrain_tokens}")
+    if args.pretrained_from and args.init_embeddings != "none":
+        parser.error("--init-embeddings starts the pretraining, and with --pretrained-from there is none here")
     lesson_report = None
     if args.pretrained_from:
         lesson_report = lesson_language_models(parser, Path(args.pretrained_from), not args.no_backward)
@@ -156,6 +161,10 @@ def main(argv=None) -> dict:
         splits = {s: replace(d, docs=d.docs[:300], labels=None if d.labels is None else d.labels[:300])
                   for s, d in splits.items()}
         budget = 30_000
+    vectors = None
+    if args.init_embeddings != "none":
+        words, vectors = load_vectors(fetch_vectors(args.init_embeddings, args.data))
+        recipe = replace(recipe, config=replace(recipe.config, emb_size=vectors.shape[1]))
     tokenizer = Tokenizer(progress=True)
 
     # The numbers both directions share: general English, the in-domain text (training snippets +
@@ -163,10 +172,17 @@ def main(argv=None) -> dict:
     general_split: tuple | None = None
     general_vocab: Vocab | None = None
     pretrain_parts: dict[str, int] = {}
+    init_rows, found = None, None
     if lesson_report is None:
         general_split, general_vocab, pretrain_text, pretrain_parts = pretraining_text(tokenizer, args, recipe, budget)
         # What word frequencies alone score on the pretraining's validation text.
         unigram_pretrain = ulmfit.unigram_perplexity(*general_split, len(general_vocab))
+        if vectors is not None:
+            from ulmlite.pretrained import vectors_for_vocab
+
+            init_rows, found = vectors_for_vocab(general_vocab, words, vectors, seed=args.seed)
+            print(f"{args.init_embeddings}: {found:.1%} of the pretraining vocabulary has a vector; "
+                  f"embedding size {vectors.shape[1]}", flush=True)
     else:  # the lesson's models were pretrained there: nothing to pretrain on here
         args.pretrain_on = "lesson"
         pretrain_text = (f"the lesson's language models in {args.pretrained_from}: "
@@ -187,13 +203,14 @@ def main(argv=None) -> dict:
                              pretrained_from=args.pretrained_from,
                              pretrain_text=pretrain_text, general_ids=general_split, general_vocab=general_vocab,
                              domain_ids=(domain_train, domain_valid), domain_vocab=domain_vocab, corpora=corpora,
-                             unigram_perplexity=unigram)
+                             unigram_perplexity=unigram, init_embeddings=init_rows)
     baseline = tfidf_logistic_regression(splits["train"], splits["test"])
     seconds = time.perf_counter() - start
     report = {**ensemble_report(results, corpora["test"].labels, classes, recipe, precision),
               "baseline_tfidf_lr_accuracy": baseline, "seconds": seconds, "unigram_perplexity": unigram,
               "pretrain_tokens": int(len(general_split[0])) if general_split else 0, "pretrain_on": args.pretrain_on,
-              "pretrain_text": pretrain_text, "pretrain_parts": pretrain_parts}
+              "pretrain_text": pretrain_text, "pretrain_parts": pretrain_parts,
+              "init_embeddings": args.init_embeddings, "init_embeddings_found": found}
     each = write_report(out, report)
     print(f"\ntest accuracy {report['test_accuracy']:.4f} ({each}; TF-IDF + logistic regression {baseline:.4f}) "
           f"in {seconds / 60:.1f} minutes; report: {out / 'report.json'}")
