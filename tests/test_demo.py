@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from ulmlite import demo
+from ulmlite import demo, ulmfit
 from ulmlite.datasets import load_vectors
 from ulmlite.datasets.vectors import _write_vectors
 from ulmlite.pretrained import vectors_for_vocab
@@ -74,12 +74,76 @@ def test_quick_demo_trains_both_directions_and_reports(data_root, tmp_path, monk
     parts = saved["pretrain_parts"]
     assert set(parts) == {"general English", "IMDB reviews"} and sum(parts.values()) == saved["pretrain_tokens"]
     assert abs(parts["general English"] - 0.95 * 3000) < 30 and 0 < parts["IMDB reviews"] < 0.95 * 27000
+    assert saved["default_settings"] is False and saved["quick"] is True  # --pretrain-on, --imdb-share were set
+    assert saved["seed"] == 0
+    check_demo_bars(saved)
+
+
+def check_demo_bars(saved: dict) -> None:
+    """benchmarks/demo_bars.py on a real (quick) report: refused as it is, for other settings than the
+    demo's own and for one direction; the margin over TF-IDF and the time from a fresh clone otherwise."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from demo_bars import demo_bars
+
+    with pytest.raises(ValueError, match="--quick"):
+        demo_bars(saved)
+    with pytest.raises(ValueError, match="default settings"):
+        demo_bars({**saved, "quick": False})
+    default = {**saved, "quick": False, "default_settings": True, "test_accuracy": 0.78,
+               "baseline_tfidf_lr_accuracy": 0.75, "seconds": 900.0}
+    rows, bars, extra = demo_bars(default)
+    assert bars == {"demo_margin_over_tfidf": {"value": pytest.approx(0.03), "target": 0.02, "holds": True}}
+    assert rows[2:] == [{"model": "ULMFiT forward + backward", "test_accuracy": 0.78},
+                        {"model": "TF-IDF + logistic regression", "test_accuracy": 0.75}]
+    assert extra["minutes_from_a_fresh_clone"] is None and extra["perplexity"]["backward"]["pretrain"] > 1.0
+    _, bars, extra = demo_bars({**default, "test_accuracy": 0.76}, setup_seconds=330.0)
+    assert bars["demo_margin_over_tfidf"]["holds"] is False and extra["minutes_from_a_fresh_clone"] == 20.5
+    assert bars["demo_minutes"] == {"value": 20.5, "target": 20.0, "holds": False}
+    with pytest.raises(ValueError, match="one direction"):
+        demo_bars({**default, "models": ["forward"]})
+    with pytest.raises(ValueError, match="--setup-seconds"):
+        demo_bars(default, setup_seconds=float("nan"))
+    with pytest.raises(ValueError, match="not a `make demo` report"):
+        demo_bars({"imdb_test_accuracy": 0.9, "baseline_tfidf_lr_accuracy": 0.8})
 
 
 def test_quick_demo_forward_only(data_root, tmp_path, monkeypatch):
     monkeypatch.setenv("ULMLITE_CACHE", str(tmp_path / "cache"))
     report = demo.main(["--quick", "--no-backward", "--data", str(data_root), "--out", str(tmp_path / "demo")])
     assert report["models"] == ["forward"] and report["test_accuracy"] == report["forward_test_accuracy"]
+    sizes = demo.BF16_SIZES if report["precision"] == "bf16" else demo.FP32_SIZES
+    assert report["default_settings"] is False  # --no-backward
+    assert report["init_embeddings"] == sizes.init_embeddings and report["pretrain_on"] == sizes.pretrain_on
+
+
+@pytest.mark.parametrize(("argv", "default"), [
+    (["--data", "d", "--out", "o", "--seed", "3"], True), ([], True), (["--quick"], True),
+    (["--pretrain-tokens", "1500000"], False), (["--init-embeddings", "none"], False), (["--no-backward"], False),
+    (["--precision", "fp32"], False), (["--imdb-share", "0.5"], True),  # the default's own value is the default
+])
+def test_default_settings_are_what_make_demo_runs(argv, default):
+    parser = demo.build_parser()
+    assert demo.default_settings(parser.parse_args(argv), parser) is default
+
+
+def test_float32_demo_starts_from_glove_by_default(data_root, tmp_path, monkeypatch, capsys):
+    """Where training runs in float32 the demo pretrains less, from GloVe rows (the fixture's 6-d ones)."""
+    monkeypatch.setenv("ULMLITE_CACHE", str(tmp_path / "cache"))
+    report = demo.main(["--quick", "--no-backward", "--precision", "fp32", "--data", str(data_root),
+                        "--out", str(tmp_path / "demo")])
+    assert report["precision"] == "fp32" and report["init_embeddings"] == "glove-50d"
+    assert report["config"]["emb_size"] == 6 and report["pretrain_on"] == "general+imdb"
+    assert report["recipe"]["lm_epochs"] == 1 and report["recipe"]["clf_epochs"] == 1  # --quick's
+    assert "float32: 450k pretraining tokens (general+imdb, embedding from glove-50d)" in capsys.readouterr().out
+
+
+def test_bfloat16_sizes_are_the_small_recipes_epochs():
+    small = ulmfit.Recipe.small()
+    assert (demo.BF16_SIZES.lm_epochs, demo.BF16_SIZES.clf_epochs) == (small.lm_epochs, small.clf_epochs)
+    assert demo.FP32_SIZES.pretrain_tokens < demo.BF16_SIZES.pretrain_tokens
 
 
 def test_quick_demo_with_glove_starts_the_pretraining_embedding_from_the_vectors(data_root, tmp_path, monkeypatch):
@@ -95,7 +159,8 @@ def test_quick_demo_with_glove_starts_the_pretraining_embedding_from_the_vectors
     rows = [i for i, w in enumerate(vocab.itos) if w in words]
     cosine = torch.nn.functional.cosine_similarity(model.encoder.embedding.weight.detach()[rows], start[rows], dim=1)
     assert cosine.mean() > 0.8  # a short run moves the rows a little; a random start would give about 0
-    plain = demo.main(["--quick", "--no-backward", "--data", str(data_root), "--out", str(tmp_path / "plain")])
+    plain = demo.main(["--quick", "--no-backward", "--init-embeddings", "none", "--data", str(data_root),
+                       "--out", str(tmp_path / "plain")])
     assert plain["init_embeddings"] == "none" and plain["init_embeddings_found"] is None
     assert plain["config"]["emb_size"] == 16  # --quick's own size when no vectors set it
 

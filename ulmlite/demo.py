@@ -33,12 +33,24 @@ class DemoSizes:
     lm_epochs: int
     clf_epochs: int
     pretrain_on: str  # "general" or "general+imdb"
+    init_embeddings: str  # "none" or a name in ulmlite.datasets.VECTORS
 
 
-# The demo's sizes where training runs in float32 (CPUs without native bfloat16): there it runs at
-# about a third of the tokens/s, so less pretraining text and fewer epochs keep `make demo` within 20
-# minutes (docs/ulmfit.md has the measurements).
-FP32_SIZES = DemoSizes(pretrain_tokens=600_000, lm_epochs=2, clf_epochs=4, pretrain_on="general")
+# The demo's settings where training runs in bfloat16 (Recipe.small's epochs) and in float32 (CPUs
+# without native bfloat16). Float32 runs at a third of the tokens/s or less (2.0k tokens/s per
+# process on an AVX2-only Zen 3): less pretraining text and fewer epochs keep `make demo` within 20
+# minutes, and GloVe at the start of pretraining makes up for the smaller budget (on the Zen 3, the
+# random start took 19.5 minutes for 75.6% against TF-IDF's 75.3%; docs/results.md has the runs).
+BF16_SIZES = DemoSizes(pretrain_tokens=1_500_000, lm_epochs=3, clf_epochs=5, pretrain_on="general+imdb",
+                       init_embeddings="none")
+FP32_SIZES = DemoSizes(pretrain_tokens=450_000, lm_epochs=2, clf_epochs=3, pretrain_on="general+imdb",
+                       init_embeddings="glove-50d")
+
+
+def describe_sizes(sizes: DemoSizes) -> str:
+    glove = f", embedding from {sizes.init_embeddings}" if sizes.init_embeddings != "none" else ""
+    return (f"{sizes.pretrain_tokens // 1000}k pretraining tokens ({sizes.pretrain_on}{glove}), {sizes.lm_epochs} "
+            f"epochs of LM fine-tuning, {sizes.clf_epochs} in the classifier's last stage")
 
 
 def spread_documents(tokens, vocab: Vocab, n_tokens: int, spread: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -92,17 +104,17 @@ def lesson_language_models(parser, run: Path, backward: bool) -> dict:
             "text": f"general English, then {report.get('lm_train_tokens', 'the')} tokens of IMDB reviews"}
 
 
-def main(argv=None) -> dict:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="data", help="where the data sets are (fetched there if missing)")
     parser.add_argument("--out", default="runs/demo")
     parser.add_argument("--pretrain-tokens", type=int, default=None,
-                        help="tokens to pretrain on, per direction (default 1.5M in bfloat16, "
+                        help="tokens to pretrain on, per direction (default "
+                             f"{BF16_SIZES.pretrain_tokens // 1000}k in bfloat16, "
                              f"{FP32_SIZES.pretrain_tokens // 1000}k in float32)")
     parser.add_argument("--pretrain-on", choices=["general", "general+imdb"], default=None,
-                        help="pretraining text: general English alone (the default in float32), or general English "
-                             "and IMDB reviews, --imdb-share of them reviews (the default in bfloat16; the "
-                             "registry's IMDB rows only)")
+                        help="pretraining text: general English alone, or general English and IMDB reviews, "
+                             "--imdb-share of them reviews (the default; the registry's IMDB rows only)")
     parser.add_argument("--imdb-share", type=float, default=0.5,
                         help="with general+imdb: the fraction of the pretraining tokens that are IMDB reviews "
                              "(default %(default)s)")
@@ -110,9 +122,9 @@ def main(argv=None) -> dict:
                         help="a finished `ulmlite lesson` run (e.g. runs/lesson): each direction starts from that "
                              "run's language model (pretrained on general English, then fine-tuned on IMDB reviews) "
                              "instead of pretraining here")
-    parser.add_argument("--init-embeddings", choices=["none", *VECTORS], default="none",
+    parser.add_argument("--init-embeddings", choices=["none", *VECTORS], default=None,
                         help="start the pretraining embedding (and so the tied decoder) from these word vectors; "
-                             "the embedding size follows them (default %(default)s)")
+                             "the embedding size follows them (default: none in bfloat16, glove-50d in float32)")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                         help="auto (default): bfloat16 where this CPU computes it natively, else float32 with the "
                              "smaller FP32_SIZES")
@@ -121,14 +133,27 @@ def main(argv=None) -> dict:
     parser.add_argument("--no-backward", action="store_true", help="the forward model alone (half the compute)")
     parser.add_argument("--quick", action="store_true", help="a tiny run (seconds): checks the plumbing only")
     parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def default_settings(args: argparse.Namespace, parser: argparse.ArgumentParser) -> bool:
+    """Whether `args` are the demo as `make demo` runs it: only where the data and the run go, the seed
+    and --quick (a report says that one apart) are set."""
+    return all(getattr(args, name) == parser.get_default(name) for name in vars(args)
+               if name not in ("data", "out", "seed", "quick"))
+
+
+def main(argv=None) -> dict:
+    parser = build_parser()
     args = parser.parse_args(argv)
+    as_make_demo = default_settings(args, parser)  # before the defaults that depend on the CPU fill in
     if not 0 < args.pretrain_lr < 1:
         parser.error(f"--pretrain-lr must be between 0 and 1, got {args.pretrain_lr}")
     if not 0 < args.imdb_share < 1:
         parser.error(f"--imdb-share must be between 0 and 1 (both excluded), got {args.imdb_share}")
     if args.pretrain_tokens is not None and args.pretrain_tokens <= 0:
         parser.error(f"--pretrain-tokens must be positive, got {args.pretrain_tokens}")
-    if args.pretrained_from and args.init_embeddings != "none":
+    if args.pretrained_from and args.init_embeddings not in (None, "none"):
         parser.error("--init-embeddings starts the pretraining, and with --pretrained-from there is none here")
     lesson_report = None
     if args.pretrained_from:
@@ -143,17 +168,14 @@ def main(argv=None) -> dict:
     recipe = replace(ulmfit.Recipe.small(), pretrain_lr=args.pretrain_lr, precision=args.precision)
     precision = ulmfit.training_precision(recipe)
     print(precision.training_line(), flush=True)
-    budget = 1_500_000
-    if not precision.bf16:  # float32 runs at a third of the tokens/s: a smaller demo keeps to the 20 minutes
-        recipe = replace(recipe, lm_epochs=FP32_SIZES.lm_epochs, clf_epochs=FP32_SIZES.clf_epochs)
-        budget = FP32_SIZES.pretrain_tokens
-        # Half general English, half reviews, diverged at this budget: it stays with general English.
-        args.pretrain_on = args.pretrain_on or FP32_SIZES.pretrain_on
-        if lesson_report is None:
-            print(f"float32: pretraining on {budget // 1000}k tokens ({args.pretrain_on}), {recipe.lm_epochs} epochs "
-                  f"of LM fine-tuning, {recipe.clf_epochs} in the classifier's last stage (bfloat16: 1500k of "
-                  f"general+imdb, 3, 5)")
-    args.pretrain_on = args.pretrain_on or "general+imdb"
+    sizes = BF16_SIZES if precision.bf16 else FP32_SIZES
+    recipe = replace(recipe, lm_epochs=sizes.lm_epochs, clf_epochs=sizes.clf_epochs)
+    budget = sizes.pretrain_tokens
+    args.pretrain_on = args.pretrain_on or sizes.pretrain_on
+    if args.init_embeddings is None:  # a lesson run's models were pretrained there, without vectors from here
+        args.init_embeddings = "none" if lesson_report is not None else sizes.init_embeddings
+    if not precision.bf16 and lesson_report is None:
+        print(f"float32: {describe_sizes(sizes)} (bfloat16: {describe_sizes(BF16_SIZES)})", flush=True)
     budget = args.pretrain_tokens or budget
     if args.quick:
         recipe = replace(recipe, config=replace(recipe.config, emb_size=16, hidden_size=32), lm_epochs=1,
@@ -210,7 +232,8 @@ def main(argv=None) -> dict:
               "baseline_tfidf_lr_accuracy": baseline, "seconds": seconds, "unigram_perplexity": unigram,
               "pretrain_tokens": int(len(general_split[0])) if general_split else 0, "pretrain_on": args.pretrain_on,
               "pretrain_text": pretrain_text, "pretrain_parts": pretrain_parts,
-              "init_embeddings": args.init_embeddings, "init_embeddings_found": found}
+              "init_embeddings": args.init_embeddings, "init_embeddings_found": found,
+              "default_settings": as_make_demo, "quick": args.quick, "seed": args.seed}
     each = write_report(out, report)
     print(f"\ntest accuracy {report['test_accuracy']:.4f} ({each}; TF-IDF + logistic regression {baseline:.4f}) "
           f"in {seconds / 60:.1f} minutes; report: {out / 'report.json'}")
