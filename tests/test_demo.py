@@ -81,7 +81,8 @@ def test_quick_demo_trains_both_directions_and_reports(data_root, tmp_path, monk
 
 def check_demo_bars(saved: dict) -> None:
     """benchmarks/demo_bars.py on a real (quick) report: refused as it is, for other settings than the
-    demo's own and for one direction; the margin over TF-IDF and the time from a fresh clone otherwise."""
+    demo's own and for one direction; the margin over TF-IDF (the mean over seeds) and the time from a
+    fresh clone (the slowest run's) otherwise."""
     import sys
     from pathlib import Path
 
@@ -89,25 +90,33 @@ def check_demo_bars(saved: dict) -> None:
     from demo_bars import demo_bars
 
     with pytest.raises(ValueError, match="--quick"):
-        demo_bars(saved)
+        demo_bars([saved])
     with pytest.raises(ValueError, match="default settings"):
-        demo_bars({**saved, "quick": False})
+        demo_bars([{**saved, "quick": False}])
     default = {**saved, "quick": False, "default_settings": True, "test_accuracy": 0.78,
                "baseline_tfidf_lr_accuracy": 0.75, "seconds": 900.0}
-    rows, bars, extra = demo_bars(default)
+    rows, bars, extra = demo_bars([default])
     assert bars == {"demo_margin_over_tfidf": {"value": pytest.approx(0.03), "target": 0.02, "holds": True}}
-    assert rows[2:] == [{"model": "ULMFiT forward + backward", "test_accuracy": 0.78},
-                        {"model": "TF-IDF + logistic regression", "test_accuracy": 0.75}]
-    assert extra["minutes_from_a_fresh_clone"] is None and extra["perplexity"]["backward"]["pretrain"] > 1.0
-    _, bars, extra = demo_bars({**default, "test_accuracy": 0.76}, setup_seconds=330.0)
-    assert bars["demo_margin_over_tfidf"]["holds"] is False and extra["minutes_from_a_fresh_clone"] == 20.5
-    assert bars["demo_minutes"] == {"value": 20.5, "target": 20.0, "holds": False}
+    assert rows[0]["seed"] == 0 and rows[0]["forward_backward"] == 0.78 and rows[0]["tfidf_lr"] == 0.75
+    assert rows[0]["forward"] == saved["forward_test_accuracy"] and rows[0]["minutes"] == 15.0
+    assert extra["minutes_from_a_fresh_clone"] is None and extra["runs"][0]["perplexity"]["backward"]["pretrain"] > 1
+    seed1 = {**default, "seed": 1, "test_accuracy": 0.755, "seconds": 1000.0}  # +0.5 points, and slower
+    _, bars, extra = demo_bars([default, seed1], setup_seconds=200.0)
+    assert bars["demo_margin_over_tfidf"] == {"value": pytest.approx(0.0175), "target": 0.02, "holds": False}
+    assert bars["demo_minutes"] == {"value": 20.0, "target": 20.0, "holds": True}  # the slower run: 1000 + 200 s
+    assert extra["seeds"] == [0, 1] and extra["minutes_from_a_fresh_clone"] == 20.0
+    with pytest.raises(ValueError, match="the same seed twice"):
+        demo_bars([default, default])
+    with pytest.raises(ValueError, match="different precisions"):
+        demo_bars([default, {**seed1, "precision": "bf16" if default["precision"] == "fp32" else "fp32"}])
     with pytest.raises(ValueError, match="one direction"):
-        demo_bars({**default, "models": ["forward"]})
+        demo_bars([{**default, "models": ["forward"]}])
     with pytest.raises(ValueError, match="--setup-seconds"):
-        demo_bars(default, setup_seconds=float("nan"))
+        demo_bars([default], setup_seconds=float("nan"))
     with pytest.raises(ValueError, match="not a `make demo` report"):
-        demo_bars({"imdb_test_accuracy": 0.9, "baseline_tfidf_lr_accuracy": 0.8})
+        demo_bars([{"imdb_test_accuracy": 0.9, "baseline_tfidf_lr_accuracy": 0.8}])
+    with pytest.raises(ValueError, match="no report"):
+        demo_bars([])
 
 
 def test_quick_demo_forward_only(data_root, tmp_path, monkeypatch):
