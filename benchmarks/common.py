@@ -116,6 +116,13 @@ def accuracy_bar_applies(report: dict, directions: list[str]) -> bool:
     return every_document and list(directions) == ["forward", "backward"]
 
 
+def last_perplexities(report: dict) -> dict:
+    """{direction: {step: its last validation perplexity}} of a demo or lesson report, for the language-
+    model steps (the classifier's history has none)."""
+    return {name: {step: history[-1]["perplexity"] for step, history in report["history"][name].items()
+                   if history and "perplexity" in history[-1]} for name in report["models"]}
+
+
 def write_results(script: str, rows: list[dict], bars: dict, extra: dict | None = None, suffix: str = "",
                   name: str | None = None) -> Path:
     RESULTS.mkdir(exist_ok=True)

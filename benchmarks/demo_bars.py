@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import bar, print_table, write_results  # noqa: E402
+from common import bar, last_perplexities, print_table, write_results  # noqa: E402
 
 MARGIN_TARGET = 0.02  # points over TF-IDF + LR, as a fraction
 MINUTES_TARGET = 20.0
@@ -64,11 +64,9 @@ def demo_bars(reports: list[dict], setup_seconds: float | None = None) -> tuple[
         rows.append({"seed": report["seed"], "forward": report["forward_test_accuracy"],
                      "backward": report["backward_test_accuracy"], "forward_backward": report["test_accuracy"],
                      "tfidf_lr": baseline, "margin": margins[-1], "minutes": report["seconds"] / 60})
-        runs.append({k: report.get(k) for k in ("seed", "seconds", "cpu", "gemm_path", "pretrain_tokens",
-                                                "pretrain_text", "init_embeddings")})
-        runs[-1]["perplexity"] = {name: {step: history[-1]["perplexity"]
-                                         for step, history in report["history"][name].items()
-                                         if history and "perplexity" in history[-1]} for name in report["models"]}
+        runs.append({**{k: report.get(k) for k in ("seed", "seconds", "cpu", "gemm_path", "pretrain_tokens",
+                                                   "pretrain_text", "init_embeddings")},
+                     "perplexity": last_perplexities(report)})
     bars = {"demo_margin_over_tfidf": bar(sum(margins) / len(margins), MARGIN_TARGET)}
     minutes = None
     if setup_seconds is not None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ACCURACY_TARGETS, accuracy_bar_applies, bar, print_table, write_results  # noqa: E402
+from common import ACCURACY_TARGETS, accuracy_bar_applies, bar, last_perplexities, print_table, write_results  # noqa: E402
 
 
 def lesson_bars(report: dict) -> tuple[list[dict], dict, dict]:
@@ -37,8 +37,7 @@ def lesson_bars(report: dict) -> tuple[list[dict], dict, dict]:
     extra = {k: report.get(k) for k in ("train_docs", "train_docs_available", "test_documents", "seconds", "cpu",
                                         "precision", "gemm_path", "lm_train_tokens", "pretrain_tokens",
                                         "init_embeddings", "confusion_matrix", "recipe")}
-    extra["perplexity"] = {name: {step: history[-1]["perplexity"] for step, history in report["history"][name].items()
-                                  if history and "perplexity" in history[-1]} for name in report["models"]}
+    extra["perplexity"] = last_perplexities(report)
     return rows, bars, extra
 
 

@@ -22,8 +22,8 @@ import numpy as np
 
 from ulmlite import ulmfit
 from ulmlite.baselines import tfidf_logistic_regression
-from ulmlite.datasets import VECTORS, fetch_general_en, fetch_imdb, fetch_rt_polarity, fetch_vectors, load_vectors
-from ulmlite.pipeline import ensemble_report, run_directions, write_report
+from ulmlite.datasets import VECTORS, fetch_general_en, fetch_imdb, fetch_rt_polarity
+from ulmlite.pipeline import embedding_start, embedding_vectors, ensemble_report, run_directions, write_report
 from ulmlite.text import PlainTextCorpus, Tokenizer, Vocab, read_csv, read_lines
 
 
@@ -170,23 +170,19 @@ def main(argv=None) -> dict:
     print(precision.training_line(), flush=True)
     sizes = BF16_SIZES if precision.bf16 else FP32_SIZES
     recipe = replace(recipe, lm_epochs=sizes.lm_epochs, clf_epochs=sizes.clf_epochs)
-    budget = sizes.pretrain_tokens
     args.pretrain_on = args.pretrain_on or sizes.pretrain_on
     if args.init_embeddings is None:  # a lesson run's models were pretrained there, without vectors from here
         args.init_embeddings = "none" if lesson_report is not None else sizes.init_embeddings
     if not precision.bf16 and lesson_report is None:
         print(f"float32: {describe_sizes(sizes)} (bfloat16: {describe_sizes(BF16_SIZES)})", flush=True)
-    budget = args.pretrain_tokens or budget
+    budget = args.pretrain_tokens or sizes.pretrain_tokens
     if args.quick:
         recipe = replace(recipe, config=replace(recipe.config, emb_size=16, hidden_size=32), lm_epochs=1,
                          clf_epochs=1, max_vocab=2000)
         splits = {s: replace(d, docs=d.docs[:300], labels=None if d.labels is None else d.labels[:300])
                   for s, d in splits.items()}
         budget = 30_000
-    vectors = None
-    if args.init_embeddings != "none":
-        words, vectors = load_vectors(fetch_vectors(args.init_embeddings, args.data))
-        recipe = replace(recipe, config=replace(recipe.config, emb_size=vectors.shape[1]))
+    recipe, vectors = embedding_vectors(args.init_embeddings, args.data, recipe)
     tokenizer = Tokenizer(progress=True)
 
     # The numbers both directions share: general English, the in-domain text (training snippets +
@@ -199,12 +195,7 @@ def main(argv=None) -> dict:
         general_split, general_vocab, pretrain_text, pretrain_parts = pretraining_text(tokenizer, args, recipe, budget)
         # What word frequencies alone score on the pretraining's validation text.
         unigram_pretrain = ulmfit.unigram_perplexity(*general_split, len(general_vocab))
-        if vectors is not None:
-            from ulmlite.pretrained import vectors_for_vocab
-
-            init_rows, found = vectors_for_vocab(general_vocab, words, vectors, seed=args.seed)
-            print(f"{args.init_embeddings}: {found:.1%} of the pretraining vocabulary has a vector; "
-                  f"embedding size {vectors.shape[1]}", flush=True)
+        init_rows, found = embedding_start(args.init_embeddings, vectors, general_vocab, args.seed)
     else:  # the lesson's models were pretrained there: nothing to pretrain on here
         args.pretrain_on = "lesson"
         pretrain_text = (f"the lesson's language models in {args.pretrained_from}: "

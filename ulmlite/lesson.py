@@ -24,8 +24,8 @@ import numpy as np
 
 from ulmlite import ulmfit
 from ulmlite.baselines import nbsvm_bigrams, tfidf_logistic_regression
-from ulmlite.datasets import VECTORS, fetch_general_en, fetch_imdb, fetch_vectors, load_vectors
-from ulmlite.pipeline import ensemble_report, run_directions, write_report
+from ulmlite.datasets import VECTORS, fetch_general_en, fetch_imdb
+from ulmlite.pipeline import embedding_start, embedding_vectors, ensemble_report, run_directions, write_report
 from ulmlite.text import PlainTextCorpus, Tokenizer, read_csv
 
 CLASSES = ["neg", "pos"]
@@ -93,10 +93,7 @@ def main(argv=None) -> dict:
                          clf_epochs=1, max_vocab=2000)
         splits = {s: balanced_subset(d, 200) for s, d in splits.items()}
         budget = 30_000
-    vectors = None
-    if args.init_embeddings != "none":
-        words, vectors = load_vectors(fetch_vectors(args.init_embeddings, args.data))
-        recipe = replace(recipe, config=replace(recipe.config, emb_size=vectors.shape[1]))
+    recipe, vectors = embedding_vectors(args.init_embeddings, args.data, recipe)
     lm_text = {s: splits[s] for s in ("train", "valid")}  # the language model reads every review but the test ones
     subset = None  # the classifier's training reviews, as indices into lm_text["train"]
     if args.train_docs is not None and args.train_docs < len(splits["train"]):
@@ -117,12 +114,7 @@ def main(argv=None) -> dict:
                **{s: ulmfit.classifier_corpus(tokens[s], domain_vocab, splits[s].labels) for s in ("valid", "test")}}
     unigram = {"pretrain": ulmfit.unigram_perplexity(general_train, general_valid, len(general_vocab)),
                "finetune_lm": ulmfit.unigram_perplexity(domain_train, domain_valid, len(domain_vocab))}
-    init_rows, found = None, None
-    if vectors is not None:
-        from ulmlite.pretrained import vectors_for_vocab
-
-        init_rows, found = vectors_for_vocab(general_vocab, words, vectors, seed=args.seed)
-        print(f"{args.init_embeddings}: {found:.1%} of the pretraining vocabulary has a vector")
+    init_rows, found = embedding_start(args.init_embeddings, vectors, general_vocab, args.seed)
 
     results = run_directions(out, not args.no_backward, recipe=recipe, seed=args.seed, classes=CLASSES,
                              general_ids=(general_train, general_valid), general_vocab=general_vocab,

@@ -9,15 +9,17 @@ import os
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ulmlite import hardware, ulmfit
+from ulmlite.datasets import fetch_vectors, load_vectors
 from ulmlite.datasets.registry import sha256_of
 from ulmlite.model_folder import load_model_dir, read_info
+from ulmlite.pretrained import vectors_for_vocab
 from ulmlite.text import NumericCorpus
 
 
@@ -45,6 +47,27 @@ def plot_curves(runs: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def embedding_vectors(name: str, root, recipe) -> tuple:
+    """(recipe, vectors) for `--init-embeddings name`: the recipe with the vectors' embedding size and
+    (words, vectors) fetched into `root`; for "none", the recipe as it is and None."""
+    if name == "none":
+        return recipe, None
+    words, vectors = load_vectors(fetch_vectors(name, root))
+    return replace(recipe, config=replace(recipe.config, emb_size=vectors.shape[1])), (words, vectors)
+
+
+def embedding_start(name: str, vectors, vocab, seed: int) -> tuple:
+    """(rows, found): the pretraining embedding's first rows for `vocab` from `vectors` (see
+    embedding_vectors) and the fraction of the vocabulary they had, printed; (None, None) without vectors."""
+    if vectors is None:
+        return None, None
+    words, matrix = vectors
+    rows, found = vectors_for_vocab(vocab, words, matrix, seed=seed)
+    print(f"{name}: {found:.1%} of the pretraining vocabulary has a vector; embedding size {rows.shape[1]}",
+          flush=True)
+    return rows, found
 
 
 def _exit_with_parent() -> None:
