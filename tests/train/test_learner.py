@@ -56,10 +56,13 @@ def test_frozen_groups_stay_bit_identical():
 def test_lr_find_stops_on_divergence_and_restores_weights(tmp_path):
     learn = tiny_lm_learner()
     before = {n: p.detach().clone() for n, p in learn.model.state_dict().items()}
-    result = learn.lr_find(start_lr=1e-5, end_lr=1e4, num_it=200, plot=tmp_path / "lr.png")
-    assert len(result.lrs) < 200  # stopped early
-    assert result.losses[-1] > 4 * min(result.losses) or not np.isfinite(result.losses[-1]) or len(result.lrs) < 200
-    assert result.suggestion is not None and 1e-5 <= result.suggestion <= 1e4
+    # Up to 1e8: Adam's steps are about the rate whatever the gradient, so how high a rate the tiny
+    # model survives depends on the CPU's kernels (an Intel AMX Xeon still had 5.9 at 1e4, under 4x
+    # its minimum after 200 steps to 1e4); to 1e8 it stopped there after 116 steps.
+    result = learn.lr_find(start_lr=1e-5, end_lr=1e8, num_it=200, plot=tmp_path / "lr.png")
+    assert len(result.lrs) < 200  # stopped early: the smoothed loss passed 4x its minimum, or went non-finite
+    assert min(result.losses) < result.losses[0] + 0.05 and result.lrs == sorted(result.lrs)
+    assert result.suggestion is not None and 1e-5 <= result.suggestion <= 1e8
     assert (tmp_path / "lr.png").stat().st_size > 1000
     for name, tensor in learn.model.state_dict().items():
         assert torch.equal(tensor, before[name])
